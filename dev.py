@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Set up and run Roster with nothing installed but Python 3.11+.
+
+    python3 dev.py serve    run the web server, a Celery worker and beat (SQLite, no broker server)
+    python3 dev.py test     run the whole test suite: lint, then pytest on SQLite and on PostgreSQL
+
+Both create ./.venv and install the project into it the first time (and again when pyproject.toml
+changes). The test command runs the suite against PostgreSQL at ROSTER_TEST_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/roster) with Celery on Redis at ROSTER_TEST_REDIS_URL (default
+redis://127.0.0.1:6379/15). Where either is unreachable the PostgreSQL run is skipped with a
+warning, except under CI=true, where that is a failure.
+"""
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+POSTGRES_URL = os.environ.get("ROSTER_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/roster")
+REDIS_URL = os.environ.get("ROSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def say(message: str) -> None:
+    print(f"[dev.py] {message}", flush=True)
+
+
+def ensure_environment() -> None:
+    """Create .venv and install Roster with its dev dependencies, unless already up to date."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs on whatever python3 the user has)
+        sys.exit("Roster needs Python 3.11 or later.")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = VENV / ".installed"
+    if not PYTHON.exists():
+        say("creating .venv")
+        venv.create(VENV, with_pip=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        say("installing dependencies into .venv (first run only)")
+        pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "--editable", f"{ROOT}[dev]"], check=True)
+        stamp.write_text(wanted)
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> int:
+    return subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}).returncode
+
+
+def serve(args: list[str]) -> int:
+    ensure_environment()
+    return run([str(PYTHON), "manage.py", "serve", *args])
+
+
+def test(args: list[str]) -> int:
+    ensure_environment()
+    failed = []
+    say("lint: ruff check, ruff format --check")
+    if run([str(BIN / "ruff"), "check", "."]) or run([str(BIN / "ruff"), "format", "--check", "."]):
+        failed.append("lint")
+
+    pytest = [str(PYTHON), "-m", "pytest", *args]
+    say("tests on SQLite, with the filesystem broker")
+    sqlite_env = {
+        "ROSTER_VAR_DIR": str(ROOT / "var" / "test-sqlite"),
+        "DATABASE_URL": "",
+        "CELERY_BROKER_URL": "",
+    }
+    if run(pytest, sqlite_env):
+        failed.append("SQLite")
+
+    missing = [
+        name
+        for name, url, port in (("PostgreSQL", POSTGRES_URL, 5432), ("Redis", REDIS_URL, 6379))
+        if not reachable(url, port)
+    ]
+    if missing:
+        message = f"{' and '.join(missing)} unreachable ({POSTGRES_URL}, {REDIS_URL})"
+        if IN_CI:
+            say(f"FAIL: {message}; CI must run the PostgreSQL suite")
+            failed.append("PostgreSQL")
+        else:
+            say(f"WARNING: {message}: the PostgreSQL run is SKIPPED")
+    else:
+        say("tests on PostgreSQL, with Celery on Redis")
+        postgres_env = {
+            "ROSTER_VAR_DIR": str(ROOT / "var" / "test-postgres"),
+            "DATABASE_URL": POSTGRES_URL,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "CACHE_URL": REDIS_URL,
+        }
+        if run(pytest, postgres_env):
+            failed.append("PostgreSQL")
+
+    say(f"FAILED: {', '.join(failed)}" if failed else "all passed")
+    return 1 if failed else 0
+
+
+def main() -> int:
+    commands = {"serve": serve, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

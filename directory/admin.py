@@ -1,0 +1,137 @@
+"""The administrators' view of the directory (a first, plain version).
+
+Users, groups and memberships belong to the identity provider, which writes them through SCIM;
+here they are read-only so that no edit bypasses the services, the version counter or the audit
+trail. Tokens are issued here (the plaintext is shown once) and revoked by an action.
+"""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from directory.models import (
+    AuditEvent,
+    Group,
+    Membership,
+    ScimToken,
+    Tenant,
+    User,
+    UserValue,
+    WorkerHeartbeat,
+)
+from directory.services.audit import Actor
+from directory.services.tenants import tenant_create, tenant_update
+from directory.services.tokens import token_create, token_revoke
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "is_active", "offboarding_policy", "created_at"]
+    search_fields = ["slug", "name"]
+    list_filter = ["is_active", "offboarding_policy"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a tenant's data is kept; deactivate it instead
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.for_admin(request.user)
+        if change:
+            tenant_update(tenant=obj, actor=actor, **{f: form.cleaned_data[f] for f in form.changed_data})
+        else:
+            values = {f: v for f, v in form.cleaned_data.items() if f != "slug"}
+            obj.pk = tenant_create(slug=obj.slug, actor=actor, **values).pk
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "prefix"]
+    fields = [
+        "tenant",
+        "name",
+        "expires_at",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # a token's tenant and name are fixed once issued
+            return [*self.readonly_fields, "tenant", "name", "expires_at"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # audit events refer to tokens; revoke instead
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, plaintext = token_create(
+            tenant=obj.tenant, name=obj.name, expires_at=obj.expires_at, actor=Actor.for_admin(request.user)
+        )
+        obj.pk = token.pk
+        messages.warning(
+            request,
+            format_html("Token issued. Copy it now, it is not shown again: <code>{}</code>", plaintext),
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            token_revoke(token=token, actor=Actor.for_admin(request.user))
+        messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+@admin.register(User)
+class UserAdmin(ReadOnlyAdmin):
+    list_display = ["user_name", "display_name", "tenant", "state", "external_id", "updated_at"]
+    list_filter = ["tenant", "state"]
+    search_fields = ["user_name", "display_name", "external_id"]
+    show_full_result_count = False
+
+
+@admin.register(UserValue)
+class UserValueAdmin(ReadOnlyAdmin):
+    list_display = ["user", "attribute", "position", "value", "type", "primary"]
+    list_filter = ["attribute"]
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyAdmin):
+    list_display = ["display_name", "tenant", "external_id", "updated_at"]
+    list_filter = ["tenant"]
+    search_fields = ["display_name", "external_id"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ["group", "member_user", "member_group", "created_at"]
+    raw_id_fields = ["group", "member_user", "member_group"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "tenant", "actor_label", "action", "target_type", "target_label"]
+    list_filter = ["tenant", "action", "actor_type"]
+    search_fields = ["target_id", "target_label", "request_id"]
+    show_full_result_count = False
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["hostname", "seen_at"]

@@ -1,0 +1,24 @@
+from directory.models.audit import ActorType, AuditEvent
+from directory.models.base import casefold_key, new_id
+from directory.models.groups import Group, Membership
+from directory.models.health import WorkerHeartbeat
+from directory.models.tenants import OffboardingPolicy, Tenant
+from directory.models.tokens import ScimToken
+from directory.models.users import MULTI_VALUED_FIELDS, User, UserState, UserValue
+
+__all__ = [
+    "MULTI_VALUED_FIELDS",
+    "ActorType",
+    "AuditEvent",
+    "Group",
+    "Membership",
+    "OffboardingPolicy",
+    "ScimToken",
+    "Tenant",
+    "User",
+    "UserState",
+    "UserValue",
+    "WorkerHeartbeat",
+    "casefold_key",
+    "new_id",
+]

@@ -1,0 +1,65 @@
+"""The audit trail: one append-only row per change to directory data.
+
+Rows are never updated (the model refuses, and a database trigger refuses too). Their ids
+increase with time, so a consumer that remembers the last id it saw can read what came after:
+the trail doubles as the outbox for events sent to the host application.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ActorType(models.TextChoices):
+    TOKEN = "token", "SCIM token"
+    ADMIN = "admin", "Administrator"
+    SYSTEM = "system", "System task"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="audit_events")
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_token = models.ForeignKey(
+        "directory.ScimToken", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_admin = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, help_text="Who acted, as they were named then.")
+    action = models.CharField(max_length=64, help_text="e.g. user.created, group.members_added")
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=64)
+    target_label = models.CharField(max_length=300, blank=True, default="")
+    changes = models.JSONField(
+        default=dict, blank=True, help_text='{"attribute": {"before": ..., "after": ...}}'
+    )
+    request_id = models.CharField(max_length=64, blank=True, default="")
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "target_type", "target_id"], name="audit_tenant_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label or self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only.")

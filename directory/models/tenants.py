@@ -1,0 +1,44 @@
+"""Tenants: one customer's directory, and the settings that govern it."""
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+
+class OffboardingPolicy(models.TextChoices):
+    """What happens when the identity provider deprovisions a user (used by ``lifecycle``)."""
+
+    IMMEDIATE = "immediate", "Delete at once (the row is kept hidden until purge)"
+    STAGED = "staged", "Suspend, then delete when the grace period ends"
+    HR_REVIEW = "hr_review", "Suspend, then delete once HR approves"
+
+
+class Tenant(models.Model):
+    slug = models.SlugField(
+        max_length=63, unique=True, help_text="Used in URLs: /scim/<slug>/v2/ and in commands."
+    )
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(
+        default=True, help_text="An inactive tenant's tokens are refused; its data is kept."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    offboarding_policy = models.CharField(
+        max_length=16, choices=OffboardingPolicy.choices, default=OffboardingPolicy.STAGED
+    )
+    offboarding_grace_period = models.DurationField(
+        default=timedelta(days=30), help_text="How long a deprovisioned user stays suspended before deletion."
+    )
+    purge_after = models.DurationField(
+        default=timedelta(days=90), help_text="How long a deleted user's hidden row is kept before purge."
+    )
+    unique_group_names = models.BooleanField(
+        default=False, help_text="Refuse a group whose displayName another group has (case-insensitive)."
+    )
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug

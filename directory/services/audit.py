@@ -1,0 +1,57 @@
+"""Who acts, and the record of what they did."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from directory.models import ActorType, AuditEvent, ScimToken, Tenant
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The party a write is attributed to: an IdP's token, an administrator or a system task."""
+
+    type: ActorType
+    label: str
+    token: ScimToken | None = None
+    admin: Any = None  # settings.AUTH_USER_MODEL
+    request_id: str = ""
+
+    @classmethod
+    def for_token(cls, token: ScimToken, request_id: str = "") -> "Actor":
+        return cls(type=ActorType.TOKEN, label=f"token {token.name}", token=token, request_id=request_id)
+
+    @classmethod
+    def for_admin(cls, admin, request_id: str = "") -> "Actor":
+        return cls(
+            type=ActorType.ADMIN, label=f"admin {admin.get_username()}", admin=admin, request_id=request_id
+        )
+
+    @classmethod
+    def system(cls, label: str) -> "Actor":
+        return cls(type=ActorType.SYSTEM, label=label)
+
+
+def audit_record(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    target_label: str = "",
+    changes: dict | None = None,
+) -> AuditEvent:
+    """Append one event. Call inside the transaction of the write it describes."""
+    return AuditEvent.objects.create(
+        tenant=tenant,
+        actor_type=actor.type,
+        actor_token=actor.token,
+        actor_admin=actor.admin,
+        actor_label=actor.label[:200],
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        target_label=target_label[:300],
+        changes=changes or {},
+        request_id=actor.request_id,
+    )

@@ -1,0 +1,14 @@
+"""Top-level URLs: the admin and, mounted from scim_api, the SCIM endpoint."""
+
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Roster administration"
+admin.site.site_title = "Roster"
+admin.site.index_title = "Directory"

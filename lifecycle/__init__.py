@@ -1,0 +1,1 @@
+"""Offboarding: states and policies, staged suspend-then-delete tasks, HR review."""

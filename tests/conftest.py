@@ -1,0 +1,30 @@
+import pytest
+from django.db import connection
+
+from directory.services.audit import Actor
+from directory.services.tenants import tenant_create
+
+
+def pytest_collection_modifyitems(config, items):
+    """postgres_only tests test PostgreSQL itself (plans, trigram indexes); on SQLite they say so."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only: runs in the PostgreSQL pass of `dev.py test`")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def system_actor():
+    return Actor.system("tests")
+
+
+@pytest.fixture
+def tenant(db, system_actor):
+    return tenant_create(slug="acme", actor=system_actor)
+
+
+@pytest.fixture
+def other_tenant(db, system_actor):
+    return tenant_create(slug="globex", actor=system_actor)

@@ -1,0 +1,98 @@
+"""Real processes for tests: a Celery worker on the test database, free ports, readiness waits."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_env() -> dict[str, str]:
+    """Environment that points a child process at the test database pytest-django made."""
+    return {**os.environ, "DATABASE_NAME": str(connection.settings_dict["NAME"])}
+
+
+class OutputWatcher:
+    """Collects a process's output lines on a thread, so tests can wait for one."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process):
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if text in line:
+                    return line
+            time.sleep(0.1)
+        raise TimeoutError(f"{text!r} not seen within {timeout}s. Output:\n{''.join(self.lines)[-4000:]}")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], ready: str, timeout: float = 60
+) -> Iterator[OutputWatcher]:
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    watcher = OutputWatcher(process)
+    try:
+        watcher.wait_for(ready, timeout)
+        yield watcher
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def celery_worker() -> Iterator[OutputWatcher]:
+    """A real Celery worker process on the configured broker and the test database."""
+    from directory.celery import app
+
+    app.control.purge()  # a killed earlier run may have left messages behind
+    command = [sys.executable, "-m", "celery", "-A", "directory", "worker", "--pool=solo", "--loglevel=INFO"]
+    command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    with running(command, test_database_env(), ready="ready.") as watcher:
+        yield watcher
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")
+
+
+def broker_kind() -> str:
+    return settings.CELERY_BROKER_URL.split(":", 1)[0]
