@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "scim_api.middleware.ScimErrorMiddleware",
 ]
 
 ROOT_URLCONF = "directory.urls"
@@ -224,3 +225,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- SCIM -----------------------------------------------------------------------------------------
+SCIM_MAX_PAYLOAD_BYTES = int(os.environ.get("SCIM_MAX_PAYLOAD_BYTES", str(1024 * 1024)))
+SCIM_MAX_PAGE_SIZE = int(os.environ.get("SCIM_MAX_PAGE_SIZE", "1000"))
+SCIM_DEFAULT_PAGE_SIZE = int(os.environ.get("SCIM_DEFAULT_PAGE_SIZE", "100"))
+# Requests per minute per token; 0 turns the limit off.
+SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "6000"))

@@ -1,0 +1,23 @@
+"""What services refuse. The SCIM layer maps each to its status and scimType."""
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class DoesNotExist(ServiceError):
+    """No such resource in this tenant (or it is deleted)."""
+
+
+class AlreadyExists(ServiceError):
+    """A value that must be unique is taken."""
+
+
+class InvalidReference(ServiceError):
+    """A reference (member, manager) names nothing in this tenant, or would form a cycle."""
+
+
+class VersionMismatch(ServiceError):
+    """The client's If-Match version is not the resource's current version."""

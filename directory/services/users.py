@@ -1,0 +1,205 @@
+"""Creating, changing and deleting directory users.
+
+Services take model field values (the SCIM layer translates documents into them), write only
+what changed, bump ``version`` once per effective write, keep the ``UserValue`` search rows in
+step with the multi-valued fields, and record one AuditEvent, all in one transaction.
+"""
+
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from directory.models import MULTI_VALUED_FIELDS, Membership, Tenant, User, UserState, UserValue, casefold_key
+from directory.selectors import parse_id
+from directory.services.audit import Actor, audit_record
+from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+
+REDACTED = "[redacted]"
+# Values that are references or binary, matched exactly (RFC 7643: caseExact true).
+CASE_EXACT_VALUES = {"photos", "x509_certificates"}
+
+
+def _state_fields(active: bool, now) -> dict[str, Any]:
+    if active:
+        return {"active": True, "state": UserState.ACTIVE, "state_changed_at": now, "suspended_at": None}
+    return {"active": False, "state": UserState.SUSPENDED, "state_changed_at": now, "suspended_at": now}
+
+
+def _check_manager(tenant: Tenant, manager_id, user_id=None) -> None:
+    if manager_id is None:
+        return
+    pk = parse_id(manager_id)
+    if pk is not None and pk == user_id:
+        raise InvalidReference("A user cannot be their own manager.")
+    exists = (
+        pk is not None and User.objects.filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).exists()
+    )
+    if not exists:
+        raise InvalidReference(f"manager {manager_id} is not a user of this directory.")
+
+
+def _values_rows(user: User, field: str) -> list[UserValue]:
+    rows = []
+    for position, element in enumerate(getattr(user, field) or []):
+        value = str(element.get("value", ""))
+        rows.append(
+            UserValue(
+                tenant_id=user.tenant_id,
+                user=user,
+                attribute=field,
+                position=position,
+                value=value,
+                value_key=None if field in CASE_EXACT_VALUES else casefold_key(value),
+                type=casefold_key(element.get("type", "")) or "",
+                primary=element.get("primary") is True,
+                display=casefold_key(element.get("display", "")) or "",
+                data=element,
+            )
+        )
+    return rows
+
+
+def _reindex(user: User, fields) -> None:
+    fields = [f for f in fields if f in MULTI_VALUED_FIELDS]
+    if not fields:
+        return
+    UserValue.objects.filter(user=user, attribute__in=fields).delete()
+    UserValue.objects.bulk_create([row for f in fields for row in _values_rows(user, f)])
+
+
+def _audit_value(field: str, value):
+    if field == "password":
+        return REDACTED if value else None
+    if hasattr(value, "hex"):
+        return str(value)
+    return value
+
+
+def _save(user: User, *, update_fields: list[str] | None = None) -> None:
+    try:
+        with transaction.atomic():
+            user.save(update_fields=update_fields)
+    except IntegrityError as error:
+        if "user_name" in str(error).lower():
+            raise AlreadyExists(f"userName {user.user_name!r} is already taken in this directory.") from None
+        raise
+
+
+@transaction.atomic
+def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
+    fields = dict(fields)
+    now = timezone.now()
+    _check_manager(tenant, fields.get("manager_id"))
+    if fields.get("password"):
+        fields["password"] = make_password(fields["password"])
+    fields |= _state_fields(fields.pop("active", True), now)
+    user = User(tenant=tenant, created_at=now, updated_at=now, **fields)
+    _save(user)
+    UserValue.objects.bulk_create([row for f in MULTI_VALUED_FIELDS for row in _values_rows(user, f)])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="user.created",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.user_name,
+        changes={
+            f: {"before": None, "after": _audit_value(f, v)}
+            for f, v in fields.items()
+            if v not in ("", None, [], {}) and f not in ("state_changed_at", "suspended_at")
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def user_update(
+    *, tenant: Tenant, actor: Actor, user_id, fields: dict[str, Any], expected_version: int | None = None
+) -> User:
+    """Set ``fields`` on the user; a write that changes nothing leaves version and audit alone."""
+    pk = parse_id(user_id)
+    user = (
+        User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).first()
+        if pk
+        else None
+    )
+    if user is None:
+        raise DoesNotExist(f"User {user_id} not found.")
+    if expected_version is not None and user.version != expected_version:
+        raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
+    now = timezone.now()
+    changes: dict[str, dict] = {}
+    for field, value in fields.items():
+        if field == "password":
+            if value:  # a password is never readable, so sending one always sets it
+                changes["password"] = {"before": REDACTED, "after": REDACTED}
+                user.password = make_password(value)
+            continue
+        if field == "manager_id":
+            value = parse_id(value) if value is not None else None
+            if value != user.manager_id:
+                _check_manager(tenant, value, user.pk)
+        current = getattr(user, field)
+        if current != value:
+            changes[field] = {"before": _audit_value(field, current), "after": _audit_value(field, value)}
+            setattr(user, field, value)
+    if not changes:
+        return user
+    if "active" in changes:
+        for field, value in _state_fields(user.active, now).items():
+            setattr(user, field, value)
+    user.version += 1
+    user.updated_at = now
+    _save(user)
+    _reindex(user, changes)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="user.updated",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.user_name,
+        changes=changes,
+    )
+    return user
+
+
+@transaction.atomic
+def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None) -> None:
+    """Delete as SCIM sees it: the user disappears from reads and groups; the row stays hidden
+    (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it."""
+    pk = parse_id(user_id)
+    user = (
+        User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).first()
+        if pk
+        else None
+    )
+    if user is None:
+        raise DoesNotExist(f"User {user_id} not found.")
+    if expected_version is not None and user.version != expected_version:
+        raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
+    now = timezone.now()
+    groups = list(Membership.objects.filter(member_user=user).values_list("group_id", flat=True))
+    Membership.objects.filter(member_user=user).delete()
+    reports = User.objects.filter(tenant=tenant, manager=user)
+    reports.update(manager=None, version=F("version") + 1, updated_at=now)
+    before = user.state
+    user.state, user.active, user.deleted_at, user.state_changed_at = UserState.DELETED, False, now, now
+    user.version += 1
+    user.updated_at = now
+    user.save(update_fields=["state", "active", "deleted_at", "state_changed_at", "version", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="user.deleted",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.user_name,
+        changes={
+            "state": {"before": before, "after": UserState.DELETED},
+            "groups": {"before": [str(g) for g in groups], "after": []},
+        },
+    )

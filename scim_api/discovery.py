@@ -1,0 +1,71 @@
+"""The discovery documents (RFC 7644 section 4): what this server really supports."""
+
+from django.conf import settings
+
+from scim_api.errors import NotFound
+from scim_api.schema import RESOURCE_SCHEMAS, RESOURCE_TYPES, SERVICE_PROVIDER_CONFIG
+from scim_api.schema_definitions import META_SCHEMAS
+
+
+def service_provider_config(base_url: str, name=None) -> dict:
+    return {
+        "schemas": [SERVICE_PROVIDER_CONFIG],
+        "documentationUri": "https://github.com/roster-directory/roster#readme",
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": False, "maxResults": settings.SCIM_MAX_PAGE_SIZE},
+        "changePassword": {"supported": True},
+        "sort": {"supported": False},
+        "etag": {"supported": True},
+        "pagination": {
+            "cursor": False,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": settings.SCIM_DEFAULT_PAGE_SIZE,
+            "maxPageSize": settings.SCIM_MAX_PAGE_SIZE,
+        },
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "A bearer token issued by the Roster administrator for one tenant.",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "primary": True,
+            }
+        ],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": f"{base_url}/ServiceProviderConfig"},
+    }
+
+
+def _list(resources: list) -> dict:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+def resource_types(base_url: str, name=None) -> dict:
+    documents = {rt.name: rt.to_scim(f"{base_url}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES.values()}
+    if name is None:
+        return _list(list(documents.values()))
+    found = next((doc for key, doc in documents.items() if key.lower() == name.lower()), None)
+    if found is None:
+        raise NotFound(f"No resource type {name!r}; there are {', '.join(documents)}.")
+    return found
+
+
+def schemas(base_url: str, name=None) -> dict:
+    every = (*RESOURCE_SCHEMAS, *META_SCHEMAS)
+    documents = {s.id: s.to_scim(f"{base_url}/Schemas/{s.id}") for s in every}
+    if name is None:
+        return _list(list(documents.values()))
+    found = next((doc for key, doc in documents.items() if key.lower() == name.lower()), None)
+    if found is None:
+        raise NotFound(f"No schema {name!r}.")
+    return found
+
+
+DOCUMENTS = {"config": service_provider_config, "resource_types": resource_types, "schemas": schemas}

@@ -1,0 +1,185 @@
+"""Incoming SCIM resource documents, checked against the schema registry and put in canonical form.
+
+Canonical form: attribute names spelled as declared (clients may use any case, RFC 7644 section
+3.10), extension attributes nested under their schema URN, values of the declared type, and
+``null`` or empty values removed (RFC 7643 section 2.5: unassigned). readOnly attributes are
+dropped without complaint, because clients echo what they read (Okta's PUT sends ``id``,
+``meta`` and ``groups`` back).
+
+Tolerated deviations, each seen from real identity providers: booleans sent as the strings
+"True"/"False" (Microsoft Entra ID), numbers where strings are declared (employeeNumber), a
+single object where a list is declared, and schema URNs we do not support in ``schemas`` or as
+keys (Entra adds one to group creates). Everything else that does not fit is an invalidValue or
+invalidSyntax error naming the attribute.
+"""
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+from scim_api.errors import InvalidSyntax, InvalidValue
+from scim_api.schema import Attribute, ResourceType, Schema
+
+_TRUE = {"true"}
+_FALSE = {"false"}
+
+
+def normalize_resource(resource_type: ResourceType, body: Any) -> dict[str, Any]:
+    """A whole resource (POST, PUT) in canonical form; without ``schemas``, ``id`` or ``meta``."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax(f"A {resource_type.name} must be a JSON object.")
+    check_schemas(resource_type, body)
+    return normalize_attributes(resource_type, body)
+
+
+def check_schemas(resource_type: ResourceType, body: dict) -> None:
+    schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
+    if schemas is None:
+        return  # required by RFC 7643 section 3, but carries nothing we need; tolerated
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise InvalidSyntax('"schemas" must be a list of schema URNs.')
+    if resource_type.schema.id.lower() not in {s.lower() for s in schemas}:
+        raise InvalidValue(
+            f'"schemas" must include {resource_type.schema.id} for a {resource_type.name}; got {schemas}.'
+        )
+
+
+def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, Any]:
+    """Top-level attributes (core, common and URN-keyed extensions) in canonical form."""
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered == "schemas":
+            continue
+        if lowered in seen:
+            raise InvalidSyntax(f'"{key}" and "{seen[lowered]}" name the same attribute.')
+        seen[lowered] = key
+        extension = resource_type.extension(key)
+        if extension is not None:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise InvalidValue(f'"{extension.id}" must be an object of {extension.name} attributes.')
+            attributes = _normalize_schema_attributes(extension, value, prefix=f"{extension.id}:")
+            if attributes:
+                out.setdefault(extension.id, {}).update(attributes)
+            continue
+        path = resource_type.resolve(key)
+        if path is None:
+            if lowered.startswith("urn:"):
+                continue  # an extension this server does not support; RFC 7644 section 3.3 lets us ignore it
+            raise InvalidValue(f'"{key}" is not an attribute of {resource_type.name}.')
+        if path.sub_attribute is not None:
+            raise InvalidValue(
+                f'"{key}": give sub-attributes inside their parent, e.g. {{"{path.attribute.name}": '
+                f'{{"{path.sub_attribute.name}": ...}}}}.'
+            )
+        if path.attribute.read_only:
+            continue
+        normalized = normalize_value(path.attribute, value, str(path))
+        if normalized is None:
+            continue
+        if path.in_extension:
+            out.setdefault(path.schema.id, {})[path.attribute.name] = normalized
+        else:
+            out[path.attribute.name] = normalized
+    return out
+
+
+def _normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        attribute = schema.attribute(key)
+        if attribute is None:
+            raise InvalidValue(f'"{prefix}{key}" is not an attribute of {schema.name}.')
+        if attribute.name in out:
+            raise InvalidSyntax(f'"{prefix}{key}" is given twice.')
+        if attribute.read_only:
+            continue
+        normalized = normalize_value(attribute, value, prefix + attribute.name)
+        if normalized is not None:
+            out[attribute.name] = normalized
+    return out
+
+
+def normalize_value(attribute: Attribute, value: Any, label: str) -> Any:
+    """One attribute's value in canonical form; None when it is unassigned (null or empty)."""
+    if value is None:
+        return None
+    if attribute.multi_valued:
+        if isinstance(value, dict):
+            value = [value]  # a lone element where a list is declared
+        if not isinstance(value, list):
+            raise InvalidValue(f'"{label}" must be a list.')
+        items = [normalize_single(attribute, item, f"{label}[{i}]") for i, item in enumerate(value)]
+        items = [item for item in items if item is not None]
+        if attribute.type == "complex":
+            primaries = sum(1 for item in items if item.get("primary") is True)
+            if primaries > 1:
+                raise InvalidValue(f'"{label}": at most one value may be primary; {primaries} are.')
+        return items or None
+    return normalize_single(attribute, value, label)
+
+
+def normalize_single(attribute: Attribute, value: Any, label: str) -> Any:
+    if value is None:
+        return None
+    if attribute.type == "complex":
+        if not isinstance(value, dict):
+            raise InvalidValue(f'"{label}" must be an object.')
+        out = {}
+        for key, sub_value in value.items():
+            sub = attribute.sub(key)
+            if sub is None:
+                raise InvalidValue(f'"{label}.{key}" is not a sub-attribute of {attribute.name}.')
+            if sub.name in out:
+                raise InvalidSyntax(f'"{label}.{key}" is given twice.')
+            if sub.read_only:
+                continue
+            normalized = normalize_single(sub, sub_value, f"{label}.{sub.name}")
+            if normalized is not None:
+                out[sub.name] = normalized
+        return out or None
+    return coerce_scalar(attribute, value, label)
+
+
+def coerce_scalar(attribute: Attribute, value: Any, label: str) -> Any:
+    """A simple value of the attribute's declared type, or invalidValue."""
+    kind = attribute.type
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE  # Entra sends "True" / "False"
+        raise InvalidValue(f'"{label}" must be true or false, not {value!r}.')
+    if kind in ("integer", "decimal"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(f'"{label}" must be a number, not {value!r}.')
+        if kind == "integer" and not float(value).is_integer():
+            raise InvalidValue(f'"{label}" must be an integer, not {value!r}.')
+        return int(value) if kind == "integer" else value
+    if isinstance(value, bool | dict | list):
+        raise InvalidValue(f'"{label}" must be a {kind}, not {type(value).__name__}.')
+    if isinstance(value, int | float):
+        value = str(value)  # e.g. employeeNumber sent as a JSON number
+    if not isinstance(value, str):
+        raise InvalidValue(f'"{label}" must be a {kind}.')
+    if "\x00" in value:
+        raise InvalidValue(f'"{label}" contains a NUL character.')
+    if attribute.max_length is not None and len(value) > attribute.max_length:
+        raise InvalidValue(f'"{label}" is {len(value)} characters long; the limit is {attribute.max_length}.')
+    if kind == "dateTime":
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidValue(f'"{label}" must be an xsd:dateTime, e.g. 2024-01-31T12:00:00Z.') from None
+    if kind == "binary":
+        try:
+            base64.b64decode(value, validate=False)
+        except (binascii.Error, ValueError):
+            raise InvalidValue(f'"{label}" must be base64-encoded.') from None
+    if value == "" and not attribute.required:
+        return None
+    return value

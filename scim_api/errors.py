@@ -1,0 +1,165 @@
+"""SCIM errors (RFC 7644 section 3.12): one exception class per status/scimType, and the handler
+that renders every failure under /scim/ (DRF's and Django's own included) as an Error document."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from scim_api.schema import ERROR
+
+logger = logging.getLogger(__name__)
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+
+
+class ScimError(Exception):
+    status = 400
+    scim_type: str | None = None
+
+    def __init__(self, detail: str, *, scim_type: str | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if scim_type is not None:
+            self.scim_type = scim_type
+        self.headers = headers or {}
+
+
+class InvalidFilter(ScimError):
+    scim_type = "invalidFilter"
+
+
+class TooMany(ScimError):
+    scim_type = "tooMany"
+
+
+class Uniqueness(ScimError):
+    status = 409
+    scim_type = "uniqueness"
+
+
+class Mutability(ScimError):
+    scim_type = "mutability"
+
+
+class InvalidSyntax(ScimError):
+    scim_type = "invalidSyntax"
+
+
+class InvalidPath(ScimError):
+    scim_type = "invalidPath"
+
+
+class NoTarget(ScimError):
+    scim_type = "noTarget"
+
+
+class InvalidValue(ScimError):
+    scim_type = "invalidValue"
+
+
+class InvalidVersion(ScimError):
+    scim_type = "invalidVers"
+
+
+class Sensitive(ScimError):
+    scim_type = "sensitive"
+
+
+class NotFound(ScimError):
+    status = 404
+
+
+class PreconditionFailed(ScimError):
+    status = 412
+
+
+class PayloadTooLarge(ScimError):
+    status = 413
+
+
+class NotImplementedScim(ScimError):
+    status = 501
+
+
+def error_document(status: int, detail: str, scim_type: str | None = None) -> dict:
+    body = {"schemas": [ERROR], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+# DRF's exceptions, as SCIM statuses: the status and detail carry over; a few gain a scimType.
+_DRF_SCIM_TYPES = {drf.ParseError: "invalidSyntax"}
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER for the SCIM views: every error is an Error document."""
+    if isinstance(exc, ScimError):
+        return Response(
+            error_document(exc.status, exc.detail, exc.scim_type), status=exc.status, headers=exc.headers
+        )
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.APIException):
+        headers = {}
+        if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+            exc.status_code = 401
+            headers["WWW-Authenticate"] = 'Bearer realm="scim"'
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait + 0.999))
+        detail = exc.detail if isinstance(exc.detail, str) else _flatten(exc.detail)
+        scim_type = next((t for cls, t in _DRF_SCIM_TYPES.items() if isinstance(exc, cls)), None)
+        return Response(
+            error_document(exc.status_code, str(detail), scim_type), status=exc.status_code, headers=headers
+        )
+    return None  # anything else is a bug: Django's 500 handler answers (see server_error)
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return "; ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def scim_json_response(status: int, detail: str, scim_type: str | None = None) -> JsonResponse:
+    return JsonResponse(
+        error_document(status, detail, scim_type),
+        status=status,
+        content_type=SCIM_CONTENT_TYPE,
+        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
+    )
+
+
+def _django_handler(status: int, detail: str, default):
+    """Django's own error views, answering in SCIM under /scim/ (used when DEBUG is off)."""
+
+    def handler(request, exception=None):
+        if request.path.startswith("/scim/"):
+            return scim_json_response(status, detail)
+        return default(request, exception) if exception is not None else default(request)
+
+    return handler
+
+
+def _defaults():
+    from django.views import defaults
+
+    return defaults
+
+
+handler400 = _django_handler(
+    400, "The request could not be read.", lambda r, e: _defaults().bad_request(r, e)
+)
+handler404 = _django_handler(404, "No such SCIM endpoint.", lambda r, e: _defaults().page_not_found(r, e))
+handler500 = _django_handler(
+    500,
+    "The server failed to process the request; the error has been logged.",
+    lambda r: _defaults().server_error(r),
+)

@@ -1,0 +1,76 @@
+"""Reading SCIM request bodies defensively: bounded size, strict UTF-8 and JSON, bounded nesting."""
+
+import json
+
+from django.conf import settings
+from rest_framework.parsers import BaseParser
+
+from scim_api.errors import InvalidSyntax, PayloadTooLarge
+
+MAX_DEPTH = 32  # SCIM documents nest a handful of levels; deeper is an attack or a bug
+
+
+def _reject_constant(name: str):
+    raise InvalidSyntax(f"{name} is not valid JSON.")
+
+
+def _no_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidSyntax(f"The key {key!r} appears twice in one JSON object.")
+        result[key] = value
+    return result
+
+
+def _check_depth(value, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidSyntax(f"The JSON document is nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_depth(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_depth(item, depth + 1)
+
+
+def max_payload_bytes(view) -> int:
+    return getattr(view, "max_payload_bytes", settings.SCIM_MAX_PAYLOAD_BYTES)
+
+
+def parse_json_bytes(raw: bytes):
+    """Bytes to a JSON value, or InvalidSyntax saying what is wrong with them."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidSyntax(f"The request body is not valid UTF-8 (byte {error.start}).") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise InvalidSyntax(
+            f"The request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
+        ) from None
+    except RecursionError:
+        raise InvalidSyntax(f"The JSON document is nested more than {MAX_DEPTH} levels deep.") from None
+    _check_depth(value)
+    return value
+
+
+class ScimJSONParser(BaseParser):
+    media_type = "application/scim+json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        view = (parser_context or {}).get("view")
+        limit = max_payload_bytes(view)
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+        if not raw.strip():
+            raise InvalidSyntax("The request body is empty; a JSON object was expected.")
+        return parse_json_bytes(raw)

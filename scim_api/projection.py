@@ -1,0 +1,135 @@
+"""``attributes`` and ``excludedAttributes`` (RFC 7644 section 3.9), with the ``returned``
+characteristic: ``always`` is always in, ``never`` never, ``request`` only when asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scim_api.errors import InvalidValue
+from scim_api.schema import COMMON, AttributePath, ResourceType
+
+MAX_PATHS = 100
+
+
+@dataclass(frozen=True)
+class Projection:
+    resource_type: ResourceType
+    attributes: tuple[AttributePath, ...] = ()
+    excluded: tuple[AttributePath, ...] = ()
+
+    @classmethod
+    def from_params(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
+        return cls(
+            resource_type,
+            _parse(resource_type, attributes, "attributes"),
+            _parse(resource_type, excluded, "excludedAttributes"),
+        )
+
+    def includes(self, name: str) -> bool:
+        """Whether a top-level core attribute is in the output: lets a view skip loading it
+        (``excludedAttributes=members`` never reads the member list)."""
+        attribute = self.resource_type.schema.attribute(name) or COMMON.attribute(name)
+        if attribute is None or attribute.returned == "never":
+            return False
+        if attribute.returned == "always":
+            return True
+        if self.attributes:
+            return any(p.attribute is attribute for p in self.attributes)
+        if attribute.returned == "request":
+            return False
+        return not any(p.attribute is attribute and p.sub_attribute is None for p in self.excluded)
+
+    def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in doc.items():
+            if key == "schemas":
+                out[key] = value
+                continue
+            extension = self.resource_type.extension(key)
+            if extension is not None:
+                kept = {
+                    name: v
+                    for name, v in (
+                        (n, self._project(extension, extension.attribute(n), v)) for n, v in value.items()
+                    )
+                    if v is not None
+                }
+                if kept:
+                    out[key] = kept
+                continue
+            schema = self.resource_type.schema
+            attribute = schema.attribute(key) or COMMON.attribute(key)
+            projected = self._project(schema, attribute, value)
+            if projected is not None:
+                out[key] = projected
+        return out
+
+    def _project(self, schema, attribute, value):
+        if attribute is None or attribute.returned == "never":
+            return None
+        if attribute.returned == "always":
+            return value
+        if self.attributes:
+            paths = [p for p in self.attributes if p.attribute is attribute]
+            if not paths:
+                return None
+            if any(p.sub_attribute is None for p in paths):
+                return value
+            return _only_subs(value, {p.sub_attribute.name for p in paths if p.sub_attribute})
+        if attribute.returned == "request":
+            return None
+        paths = [p for p in self.excluded if p.attribute is attribute]
+        if any(p.sub_attribute is None for p in paths):
+            return None
+        if paths:
+            return _without_subs(value, {p.sub_attribute.name for p in paths if p.sub_attribute})
+        return value
+
+
+def _only_subs(value, names: set[str]):
+    def pick(item):
+        kept = {k: v for k, v in item.items() if k in names}
+        return kept or None
+
+    if isinstance(value, list):
+        items = [kept for kept in map(pick, value) if kept]
+        return items or None
+    return pick(value) if isinstance(value, dict) else value
+
+
+def _without_subs(value, names: set[str]):
+    def drop(item):
+        kept = {k: v for k, v in item.items() if k not in names}
+        return kept or None
+
+    if isinstance(value, list):
+        items = [kept for kept in map(drop, value) if kept]
+        return items or None
+    return drop(value) if isinstance(value, dict) else value
+
+
+def _parse(resource_type: ResourceType, raw: Any, label: str) -> tuple[AttributePath, ...]:
+    if raw in (None, ""):
+        return ()
+    if isinstance(raw, list):
+        names = [str(item) for item in raw]
+    elif isinstance(raw, str):
+        names = raw.split(",")
+    else:
+        raise InvalidValue(f'"{label}" must be a comma-separated list of attribute names.')
+    names = [name.strip() for name in names if name.strip()]
+    if len(names) > MAX_PATHS:
+        raise InvalidValue(f'"{label}" names {len(names)} attributes; the limit is {MAX_PATHS}.')
+    paths = []
+    for name in names:
+        extension = resource_type.extension(name)
+        if extension is not None:  # a whole extension schema: every one of its attributes
+            paths.extend(AttributePath(extension, a) for a in extension.attributes)
+            continue
+        path = resource_type.resolve(name)
+        # An unknown name selects nothing (RFC 7644 section 3.9 defines no error for it): an IdP
+        # asking for an attribute we do not have gets the resource without it.
+        if path is not None:
+            paths.append(path)
+    return tuple(paths)

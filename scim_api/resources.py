@@ -1,0 +1,213 @@
+"""Users and Groups as SCIM resources: reading, rendering and writing each through the directory's
+selectors and services. The views are generic over these two handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from django.db.models import QuerySet
+
+from directory import selectors
+from directory.models import Group, Tenant, User
+from directory.services import groups as group_services
+from directory.services import users as user_services
+from directory.services.audit import Actor
+from directory.services.groups import MemberRef
+from scim_api.documents import normalize_resource
+from scim_api.errors import InvalidValue, Mutability
+from scim_api.patch import apply_operations, member_refs, parse_operations
+from scim_api.projection import Projection
+from scim_api.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
+from scim_api.storage import document_from_instance, fields_from_document
+
+
+def timestamp(value) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def meta(resource_type: ResourceType, instance, base_url: str) -> dict[str, Any]:
+    return {
+        "resourceType": resource_type.name,
+        "created": timestamp(instance.created_at),
+        "lastModified": timestamp(instance.updated_at),
+        "location": f"{base_url}{resource_type.endpoint}/{instance.pk}",
+        "version": instance.etag,
+    }
+
+
+def _check_required(resource_type: ResourceType, doc: dict) -> None:
+    for attribute in resource_type.schema.attributes:
+        if attribute.required and doc.get(attribute.name) in (None, ""):
+            raise InvalidValue(f'"{attribute.name}" is required for a {resource_type.name}.')
+
+
+class UserResource:
+    resource_type = USER
+    model = User
+
+    def queryset(self, tenant: Tenant) -> QuerySet:
+        return selectors.users_visible(tenant=tenant)
+
+    def get(self, tenant: Tenant, resource_id: str) -> User:
+        return selectors.user_get(tenant=tenant, user_id=resource_id)
+
+    def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
+        groups = (
+            selectors.groups_of_users(tenant=tenant, user_ids=[u.pk for u in users])
+            if projection.includes("groups")
+            else {}
+        )
+        return [projection.apply(self._document(u, groups.get(u.pk, []), base_url)) for u in users]
+
+    def render(self, tenant, user, projection: Projection, base_url: str) -> dict:
+        return self.render_many(tenant, [user], projection, base_url)[0]
+
+    def _document(self, user: User, groups: list, base_url: str) -> dict:
+        doc = document_from_instance(USER, user)
+        enterprise = doc.get(ENTERPRISE_USER)
+        if enterprise and "manager" in enterprise:
+            manager = enterprise["manager"]
+            manager["$ref"] = f"{base_url}/Users/{manager['value']}"
+            display = getattr(user, "manager_display", None)
+            if display:
+                manager["displayName"] = display
+        if groups:
+            doc["groups"] = [
+                {"value": str(pk), "$ref": f"{base_url}/Groups/{pk}", "display": name, "type": kind}
+                for pk, name, kind in groups
+            ]
+        schemas = [USER.schema.id] + ([ENTERPRISE_USER] if enterprise else [])
+        return {"schemas": schemas, "id": str(user.pk), **doc, "meta": meta(USER, user, base_url)}
+
+    def create(self, tenant: Tenant, actor: Actor, body: Any) -> User:
+        doc = normalize_resource(USER, body)
+        _check_required(USER, doc)
+        fields = fields_from_document(USER, User, doc, replace=True)
+        user = user_services.user_create(tenant=tenant, actor=actor, fields=fields)
+        return self.get(tenant, str(user.pk))
+
+    def replace(self, tenant, actor, resource_id, body, expected_version) -> User:
+        current = self.get(tenant, resource_id)
+        doc = normalize_resource(USER, body)
+        _check_required(USER, doc)
+        _check_id(body, resource_id)
+        fields = fields_from_document(USER, User, doc, replace=True)
+        user_services.user_update(
+            tenant=tenant, actor=actor, user_id=current.pk, fields=fields, expected_version=expected_version
+        )
+        return self.get(tenant, resource_id)
+
+    def patch(self, tenant, actor, resource_id, body, expected_version) -> User:
+        operations = parse_operations(body)
+        current = self.get(tenant, resource_id)
+        doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
+        _check_required(USER, doc)
+        fields = fields_from_document(USER, User, doc, replace=True)
+        user_services.user_update(
+            tenant=tenant, actor=actor, user_id=current.pk, fields=fields, expected_version=expected_version
+        )
+        return self.get(tenant, resource_id)
+
+    def delete(self, tenant, actor, resource_id, expected_version) -> None:
+        user_services.user_delete(
+            tenant=tenant, actor=actor, user_id=resource_id, expected_version=expected_version
+        )
+
+
+class GroupResource:
+    resource_type = GROUP
+    model = Group
+
+    def queryset(self, tenant: Tenant) -> QuerySet:
+        return Group.objects.filter(tenant=tenant)
+
+    def get(self, tenant: Tenant, resource_id: str) -> Group:
+        return selectors.group_get(tenant=tenant, group_id=resource_id)
+
+    def render_many(self, tenant, groups, projection: Projection, base_url: str) -> list[dict]:
+        return [self.render(tenant, g, projection, base_url) for g in groups]
+
+    def render(self, tenant, group, projection: Projection, base_url: str) -> dict:
+        doc = document_from_instance(GROUP, group)
+        if projection.includes("members"):
+            members = selectors.group_members(tenant=tenant, group_id=group.pk)
+            if members:
+                doc["members"] = [
+                    {"value": str(pk), "$ref": f"{base_url}/{kind}s/{pk}", "display": display, "type": kind}
+                    for kind, pk, display in members
+                ]
+        return projection.apply(
+            {"schemas": [GROUP.schema.id], "id": str(group.pk), **doc, "meta": meta(GROUP, group, base_url)}
+        )
+
+    def create(self, tenant: Tenant, actor: Actor, body: Any) -> Group:
+        doc, members = self._split_members(body)
+        _check_required(GROUP, doc)
+        fields = fields_from_document(GROUP, Group, doc, replace=True)
+        return group_services.group_create(tenant=tenant, actor=actor, fields=fields, members=members or [])
+
+    def replace(self, tenant, actor, resource_id, body, expected_version) -> Group:
+        self.get(tenant, resource_id)
+        doc, members = self._split_members(body)
+        _check_required(GROUP, doc)
+        _check_id(body, resource_id)
+        fields = fields_from_document(GROUP, Group, doc, replace=True)
+        return group_services.group_update(
+            tenant=tenant,
+            actor=actor,
+            group_id=resource_id,
+            fields=fields,
+            replace_members=members,
+            expected_version=expected_version,
+        )
+
+    def patch(self, tenant, actor, resource_id, body, expected_version) -> Group:
+        operations = parse_operations(body)
+        current = self.get(tenant, resource_id)
+        doc, members = apply_operations(GROUP, document_from_instance(GROUP, current), operations)
+        _check_required(GROUP, doc)
+        fields = fields_from_document(GROUP, Group, doc, replace=True)
+        return group_services.group_update(
+            tenant=tenant,
+            actor=actor,
+            group_id=resource_id,
+            fields=fields,
+            add=_refs(members.add),
+            remove=_refs(members.remove),
+            replace_members=_refs(members.replace) if members.replace is not None else None,
+            expected_version=expected_version,
+        )
+
+    def delete(self, tenant, actor, resource_id, expected_version) -> None:
+        group_services.group_delete(
+            tenant=tenant, actor=actor, group_id=resource_id, expected_version=expected_version
+        )
+
+    def _split_members(self, body: Any) -> tuple[dict, list[MemberRef] | None]:
+        """The group document without members, and the members (None when omitted)."""
+        if isinstance(body, dict):
+            body = dict(body)
+            key = next((k for k in body if k.lower() == "members"), None)
+            raw = body.pop(key) if key else None
+        else:
+            raw = None
+        doc = normalize_resource(GROUP, body)
+        if raw is None:
+            return doc, None
+        return doc, [MemberRef(r["value"], r["type"]) for r in member_refs(raw, "members")]
+
+
+def _refs(by_id: dict) -> list[MemberRef]:
+    return [MemberRef(ref["value"], ref.get("type")) for ref in by_id.values()]
+
+
+def _check_id(body: Any, resource_id: str) -> None:
+    """A PUT may echo the id (Okta does); a different id is an attempt to change it."""
+    if isinstance(body, dict):
+        given = next((v for k, v in body.items() if k.lower() == "id"), None)
+        if given is not None and str(given) != str(resource_id):
+            raise Mutability(f'"id" is {given!r} in the body but {resource_id} in the URL; id is read-only.')
+
+
+RESOURCES = {"Users": UserResource(), "Groups": GroupResource()}
