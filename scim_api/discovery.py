@@ -13,9 +13,9 @@ def service_provider_config(base_url: str, name=None) -> dict:
         "documentationUri": "https://github.com/roster-directory/roster#readme",
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": False, "maxResults": settings.SCIM_MAX_PAGE_SIZE},
+        "filter": {"supported": True, "maxResults": settings.SCIM_MAX_PAGE_SIZE},
         "changePassword": {"supported": True},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": True},
         "pagination": {
             "cursor": False,

@@ -11,9 +11,12 @@ endpoints = [
     re_path(r"^Schemas/?$", views.DiscoveryView.as_view(document="schemas")),
     re_path(r"^Schemas/(?P<name>[^/]+)/?$", views.DiscoveryView.as_view(document="schemas")),
     re_path(r"^Users/?$", views.ResourceListView.as_view(resource="Users")),
+    re_path(r"^Users/\.search/?$", views.SearchView.as_view(resource="Users")),
     re_path(r"^Users/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Users")),
     re_path(r"^Groups/?$", views.ResourceListView.as_view(resource="Groups")),
+    re_path(r"^Groups/\.search/?$", views.SearchView.as_view(resource="Groups")),
     re_path(r"^Groups/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Groups")),
+    re_path(r"^\.search/?$", views.RootSearchView.as_view()),
     re_path(r"^.*$", views.not_found),
 ]
 

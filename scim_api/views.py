@@ -3,6 +3,7 @@
 import re
 import uuid
 
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +12,8 @@ from directory.services.errors import AlreadyExists, DoesNotExist, InvalidRefere
 from scim_api import discovery
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
+    InvalidFilter,
+    InvalidSyntax,
     InvalidValue,
     NotFound,
     PreconditionFailed,
@@ -18,15 +21,27 @@ from scim_api.errors import (
     exception_handler,
     scim_json_response,
 )
+from scim_api.filters import compile_filter
 from scim_api.negotiation import ScimContentNegotiation
-from scim_api.paging import index_page
+from scim_api.paging import index_page, page_bounds
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
 from scim_api.resources import RESOURCES
 from scim_api.schema import LIST_RESPONSE
+from scim_api.sorting import parse_sort
 from scim_api.throttling import TokenRateThrottle
 
+SEARCH_PARAMETERS = (
+    "filter",
+    "sortBy",
+    "sortOrder",
+    "startIndex",
+    "count",
+    "attributes",
+    "excludedAttributes",
+    "cursor",
+)
 _ETAG = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
 _REQUEST_ID = re.compile(r"^[\w.:-]{1,64}$")
 
@@ -93,19 +108,30 @@ class ResourceListView(ScimView):
     resource = ""
 
     def get(self, request, **kwargs):
-        handler = RESOURCES[self.resource]
-        projection = self.projection(handler.resource_type)
-        queryset = handler.queryset(self.tenant).order_by("pk")
-        page = index_page(queryset, request.query_params)
-        return Response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": page.total,
-                "startIndex": page.start_index,
-                "itemsPerPage": len(page.items),
-                "Resources": handler.render_many(self.tenant, page.items, projection, self.base_url),
-            }
+        return Response(self.query(RESOURCES[self.resource], request.query_params))
+
+    def query(self, handler, params) -> dict:
+        """A ListResponse for GET on the endpoint and for POST .search (same parameters)."""
+        queryset = handler.queryset(self.tenant)
+        text = params.get("filter")
+        if text not in (None, ""):
+            if not isinstance(text, str):
+                raise InvalidFilter("filter must be a string.")
+            queryset = queryset.filter(compile_filter(handler.resource_type, text))
+        queryset, sort = parse_sort(
+            handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder")
         )
+        projection = Projection.from_params(
+            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
+        )
+        page = index_page(sort.apply(queryset), params)
+        return {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": page.total,
+            "startIndex": page.start_index,
+            "itemsPerPage": len(page.items),
+            "Resources": handler.render_many(self.tenant, page.items, projection, self.base_url),
+        }
 
     def post(self, request, **kwargs):
         handler = RESOURCES[self.resource]
@@ -119,6 +145,72 @@ class ResourceListView(ScimView):
         if status == 201:
             headers["Location"] = location
         return Response(body, status=status, headers=headers)
+
+
+class SearchView(ResourceListView):
+    """POST /Users/.search, /Groups/.search (RFC 7644 section 3.4.3): a query in the body."""
+
+    def post(self, request, **kwargs):
+        return Response(self.query(RESOURCES[self.resource], self.search_params(request.data)))
+
+    def search_params(self, body) -> dict:
+        if not isinstance(body, dict):
+            raise InvalidSyntax("A search request must be a JSON object.")
+        params = {key: value for key, value in body.items() if key.lower() != "schemas"}
+        canonical = {name.lower(): name for name in SEARCH_PARAMETERS}
+        unknown = [key for key in params if key.lower() not in canonical]
+        if unknown:
+            raise InvalidValue(f"Unknown search parameter(s): {', '.join(unknown)}.")
+        params = {canonical[key.lower()]: value for key, value in params.items()}
+        for name in ("attributes", "excludedAttributes"):
+            if isinstance(params.get(name), list):
+                params[name] = ",".join(str(item) for item in params[name])
+        return params
+
+    def get(self, request, **kwargs):
+        return self.http_method_not_allowed(request, **kwargs)
+
+
+class RootSearchView(SearchView):
+    """POST /.search: every resource type at once, Users then Groups. A filter attribute that a
+    type does not have matches none of that type's resources (RFC 7644 section 3.4.3)."""
+
+    def post(self, request, **kwargs):
+        params = self.search_params(request.data)
+        if params.get("sortBy") or params.get("cursor") is not None:
+            raise InvalidValue(
+                "sortBy and cursor apply to one resource type: use /Users/.search or /Groups/.search."
+            )
+        start, count = page_bounds(params)
+        total, resources, skip = 0, [], start - 1
+        for handler in RESOURCES.values():
+            queryset = handler.queryset(self.tenant)
+            if params.get("filter"):
+                try:
+                    queryset = queryset.filter(compile_filter(handler.resource_type, params["filter"]))
+                except InvalidFilter as error:
+                    if "is not an attribute of" not in error.detail:
+                        raise
+                    continue
+            matched = queryset.count()
+            total += matched
+            take = max(0, min(count - len(resources), matched - skip))
+            if take:
+                items = list(queryset.order_by("pk")[skip : skip + take])
+                projection = Projection.from_params(
+                    handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
+                )
+                resources += handler.render_many(self.tenant, items, projection, self.base_url)
+            skip = max(0, skip - matched)
+        return Response(
+            {
+                "schemas": [LIST_RESPONSE],
+                "totalResults": total,
+                "startIndex": start,
+                "itemsPerPage": len(resources),
+                "Resources": resources,
+            }
+        )
 
 
 class ResourceDetailView(ResourceListView):
@@ -179,5 +271,6 @@ class DiscoveryView(ScimView):
         return Response(discovery.DOCUMENTS[self.document](self.base_url, name))
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     return scim_json_response(404, f"No SCIM endpoint at {request.path}.")

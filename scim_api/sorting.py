@@ -1,0 +1,93 @@
+"""``sortBy`` / ``sortOrder`` (RFC 7644 section 3.4.2.3), as one sort key per resource.
+
+The key is annotated as ``_sort_key`` so that index paging and cursor paging (which resumes
+after the last key it returned) order by the same thing, with the primary key as tie-breaker.
+A multi-valued attribute sorts by its primary value (else its first). Unassigned values sort
+last in ascending order and first in descending order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
+
+from directory.models import UserValue
+from scim_api.errors import InvalidValue
+from scim_api.filters import KEY_COLUMNS
+from scim_api.schema import ResourceType
+
+SORT_KEY = "_sort_key"
+
+
+@dataclass(frozen=True)
+class Sort:
+    descending: bool = False
+    by: str | None = None  # the sortBy path as given; None sorts by id (creation order)
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        if self.by is None:
+            return queryset.order_by("-pk" if self.descending else "pk")
+        key = F(SORT_KEY)
+        ordered = key.desc(nulls_first=True) if self.descending else key.asc(nulls_last=True)
+        return queryset.order_by(ordered, "-pk" if self.descending else "pk")
+
+
+def parse_sort(resource_type: ResourceType, queryset: QuerySet, sort_by, sort_order) -> tuple[QuerySet, Sort]:
+    """The queryset annotated with its sort key, and the Sort to order it by."""
+    if sort_order not in (None, "") and (
+        not isinstance(sort_order, str) or sort_order.lower() not in ("ascending", "descending")
+    ):
+        raise InvalidValue(f'sortOrder must be "ascending" or "descending", not {sort_order!r}.')
+    descending = isinstance(sort_order, str) and sort_order.lower() == "descending"
+    if sort_by in (None, ""):
+        return queryset, Sort(descending=descending)
+    if not isinstance(sort_by, str):
+        raise InvalidValue("sortBy must be an attribute name.")
+    path = resource_type.resolve(sort_by.strip())
+    if path is None:
+        raise InvalidValue(f"sortBy {sort_by!r} is not an attribute of {resource_type.name}.")
+    target = path.target
+    if target.returned == "never" or (
+        path.attribute.type == "complex" and path.sub_attribute is None and not path.attribute.multi_valued
+    ):
+        raise InvalidValue(f"sortBy {sort_by!r} is not sortable; name a simple attribute or sub-attribute.")
+    return queryset.annotate(**{SORT_KEY: _key(path)}), Sort(descending=descending, by=str(path))
+
+
+def _key(path):
+    attribute, sub = path.attribute, path.sub_attribute
+    if attribute.name == "meta":
+        if sub is None or sub.name not in ("created", "lastModified"):
+            raise InvalidValue("Sort by meta.created or meta.lastModified.")
+        return F("created_at" if sub.name == "created" else "updated_at")
+    if attribute.name == "id":
+        return F("pk")
+    if attribute.multi_valued:
+        if not attribute.field:
+            raise InvalidValue(f"sortBy {path} is not sortable.")
+        column = {None: "value_key", "value": "value_key", "display": "display", "type": "type"}.get(
+            sub.name if sub else None
+        )
+        if column is None:
+            raise InvalidValue(f"sortBy {path} is not sortable; sort by {attribute.name}.value.")
+        primary_first = UserValue.objects.filter(user=OuterRef("pk"), attribute=attribute.field).order_by(
+            "-primary", "position"
+        )
+        value = Coalesce(column, "value", output_field=TextField()) if column == "value_key" else F(column)
+        return Subquery(primary_first.annotate(k=value).values("k")[:1])
+    if attribute.name == "manager":
+        return (
+            NullIf(F("manager__display_name_key"), Value(""))
+            if sub and sub.name == "displayName"
+            else F("manager_id")
+        )
+    field = (sub or attribute).field
+    if field is None:
+        raise InvalidValue(f"sortBy {path} is not sortable.")
+    if field in KEY_COLUMNS:
+        return NullIf(F(KEY_COLUMNS[field]), Value(""))
+    if (sub or attribute).type in ("string", "reference") and not (sub or attribute).case_exact:
+        return NullIf(Lower(field), Value(""))
+    return NullIf(F(field), Value("")) if (sub or attribute).type == "string" else F(field)
