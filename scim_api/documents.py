@@ -62,7 +62,7 @@ def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, A
                 continue
             if not isinstance(value, dict):
                 raise InvalidValue(f'"{extension.id}" must be an object of {extension.name} attributes.')
-            attributes = _normalize_schema_attributes(extension, value, prefix=f"{extension.id}:")
+            attributes = normalize_schema_attributes(extension, value, prefix=f"{extension.id}:")
             if attributes:
                 out.setdefault(extension.id, {}).update(attributes)
             continue
@@ -88,9 +88,11 @@ def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, A
     return out
 
 
-def _normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict[str, Any]:
+def normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in body.items():
+        if key.lower() == "schemas":
+            continue  # some clients serialize an extension as a resource of its own
         attribute = schema.attribute(key)
         if attribute is None:
             raise InvalidValue(f'"{prefix}{key}" is not an attribute of {schema.name}.')

@@ -13,7 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from scim_api.documents import normalize_attributes, normalize_single, normalize_value
+from scim_api.documents import (
+    normalize_attributes,
+    normalize_schema_attributes,
+    normalize_single,
+    normalize_value,
+)
 from scim_api.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim_api.schema import PATCH_OP, AttributePath, ResourceType
 
@@ -183,6 +188,10 @@ def _one_primary(items: list) -> list:
 
 
 def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges, label: str) -> None:
+    extension = resource_type.extension(operation.path)
+    if extension is not None:
+        _apply_extension(doc, extension, operation, label)
+        return
     target = _target(resource_type, operation.path)
     path, attribute = target.path, target.path.attribute
     if resource_type.name == "Group" and attribute.name == "members":
@@ -237,6 +246,23 @@ def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges
     else:
         current[sub.name] = new
     container[attribute.name] = current
+
+
+def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
+    """A path that is a whole extension schema URN: its value is an object of that schema's
+    attributes, as a path-less operation would nest them under the URN."""
+    if operation.op == "remove":
+        doc.pop(extension.id, None)
+        return
+    if not isinstance(operation.value, dict):
+        raise InvalidValue(f"{label}: the value for {extension.id} must be an object of its attributes.")
+    new = normalize_schema_attributes(extension, operation.value, prefix=f"{extension.id}:")
+    target = doc.setdefault(extension.id, {}) if operation.op == "add" else {}
+    for name, value in new.items():
+        _set(target, extension.attribute(name), value, operation.op)
+    doc[extension.id] = target
+    if not target:
+        doc.pop(extension.id, None)
 
 
 def _remove_values(container, attribute, value, label: str) -> None:

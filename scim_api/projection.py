@@ -70,21 +70,28 @@ class Projection:
             return None
         if attribute.returned == "always":
             return value
+        requested = {
+            p.sub_attribute.name for p in self.attributes if p.attribute is attribute and p.sub_attribute
+        }
+        hidden = {
+            sub.name
+            for sub in attribute.sub_attributes
+            if sub.returned == "never" or (sub.returned == "request" and sub.name not in requested)
+        }
         if self.attributes:
             paths = [p for p in self.attributes if p.attribute is attribute]
             if not paths:
                 return None
             if any(p.sub_attribute is None for p in paths):
-                return value
-            return _only_subs(value, {p.sub_attribute.name for p in paths if p.sub_attribute})
+                return _without_subs(value, hidden) if hidden else value
+            return _only_subs(value, requested)
         if attribute.returned == "request":
             return None
         paths = [p for p in self.excluded if p.attribute is attribute]
         if any(p.sub_attribute is None for p in paths):
             return None
-        if paths:
-            return _without_subs(value, {p.sub_attribute.name for p in paths if p.sub_attribute})
-        return value
+        hidden |= {p.sub_attribute.name for p in paths if p.sub_attribute}
+        return _without_subs(value, hidden) if hidden else value
 
 
 def _only_subs(value, names: set[str]):

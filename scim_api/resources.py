@@ -102,6 +102,8 @@ class UserResource:
         operations = parse_operations(body)
         current = self.get(tenant, resource_id)
         doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
+        if "active" not in doc:
+            doc["active"] = False  # an IdP that removes the status asserts none: not let in
         _check_required(USER, doc)
         fields = fields_from_document(USER, User, doc, replace=True)
         user_services.user_update(

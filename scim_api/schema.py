@@ -439,10 +439,9 @@ ENTERPRISE_USER_SCHEMA = Schema(
                 _sub("value", "The id of the manager's User.", case_exact=True, field="manager_id"),
                 _sub(
                     "$ref",
-                    "The URI of the manager's User.",
+                    "The URI of the manager's User; its last segment is the id.",
                     type="reference",
                     reference_types=("User",),
-                    mutability="readOnly",
                     case_exact=True,
                 ),
                 _sub("displayName", "The manager's displayName.", mutability="readOnly"),
@@ -474,7 +473,12 @@ GROUP_SCHEMA = Schema(
                     mutability="immutable",
                     case_exact=True,
                 ),
-                _sub("display", "The member's displayName.", mutability="readOnly"),
+                _sub(
+                    "display",
+                    "The member's displayName (returned when asked for: members.display).",
+                    mutability="readOnly",
+                    returned="request",
+                ),
                 _sub(
                     "type",
                     "The type of the member.",

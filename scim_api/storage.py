@@ -61,6 +61,8 @@ def fields_from_document(
             elif replace and attribute.field not in KEPT_WHEN_OMITTED:
                 fields[attribute.field] = _empty(model, attribute.field)
             continue
+        if value is not None and attribute.name == "manager" and "value" not in value and value.get("$ref"):
+            value = {**value, "value": str(value["$ref"]).rstrip("/").rsplit("/", 1)[-1]}
         for sub in attribute.sub_attributes:  # a singular complex attribute stored in columns
             if not sub.field or sub.read_only:
                 continue
