@@ -10,7 +10,6 @@ from scim_api.schema_definitions import META_SCHEMAS
 def service_provider_config(base_url: str, name=None) -> dict:
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG],
-        "documentationUri": "https://github.com/roster-directory/roster#readme",
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": settings.SCIM_MAX_PAGE_SIZE},

@@ -129,6 +129,10 @@ def normalize_single(attribute: Attribute, value: Any, label: str) -> Any:
     if value is None:
         return None
     if attribute.type == "complex":
+        if isinstance(value, list) and len(value) == 1 and not attribute.multi_valued:
+            value = value[0]  # Entra sends a singular complex value (manager) as a one-element list
+        if isinstance(value, str) and attribute.sub("value") is not None:
+            value = {"value": value}  # Entra sends manager as a bare id
         if not isinstance(value, dict):
             raise InvalidValue(f'"{label}" must be an object.')
         out = {}

@@ -1,13 +1,79 @@
-"""Index-based paging (RFC 7644 section 3.4.2.4): startIndex is 1-based, count is the page size."""
+"""Paging of list responses, by index and by cursor.
 
+Index-based paging (RFC 7644 section 3.4.2.4): startIndex is 1-based, count is the page size. It is
+the default: RFC 9865 section 2.4, "Implementers of SCIM service providers that previously supported
+only index-based pagination and are adding support for cursor-based pagination should use index as
+the default pagination method".
+
+Cursor-based paging (RFC 9865) is keyset ("seek") paging, never OFFSET: a cursor holds the position
+(sort key and id) of the last (or first) resource of the page it came with, and the next page is the
+``count`` resources strictly after (or before) that position, in the very order index paging uses
+(``sorting.Sort.apply``). A walk over a directory that changes while it is walked thus returns every
+resource that exists, unchanged, for the whole walk exactly once.
+
+Cursors are signed with Django's signing (``TimestampSigner``, a salt of their own, SECRET_KEY and its
+fallbacks), so they cannot be forged or altered; they are not encrypted, and hold nothing the caller
+may not read (a sort value of a resource it was just sent, and an id). Each is bound to the query it
+belongs to (tenant, resource type, filter, sortBy, sortOrder: a digest of these) and to its count, and
+is valid for ``cursor_timeout()`` seconds after it was issued.
+"""
+
+import hashlib
+import json
+import logging
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NoReturn
+from uuid import UUID
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.core import signing
+from django.db.models import Q, QuerySet
 
-from scim_api.errors import InvalidValue
+from scim_api.errors import InvalidValue, ScimError
+from scim_api.sorting import SORT_KEY, Sort
+
+logger = logging.getLogger(__name__)
 
 MAX_START_INDEX = 10**9
+
+DEFAULT_CURSOR_TIMEOUT = 3600  # seconds; settings.SCIM_CURSOR_TIMEOUT, where set, overrides it
+CURSOR_SALT = "roster.scim_api.paging.cursor"
+# RFC 9865 section 2, Table 1: a cursor "may only contain characters from the unreserved characters
+# set defined in section 2.3 of [RFC3986]". Base64url and this separator are all unreserved.
+CURSOR_SEPARATOR = "."
+MAX_CURSOR_LENGTH = 2048
+_CURSOR_FORMAT = 1
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+_INTEGER = re.compile(r"\s*[-+]?[0-9]{1,30}\s*")
+# One message for every refused cursor, forged, altered or another query's (or tenant's): RFC 9865
+# section 5.2, a request "outside their authorized scope, or ... for a non-existent page" gets
+# "identical error messages". The reason is logged instead.
+INVALID_CURSOR_DETAIL = (
+    "cursor is not a cursor this server issued for this query. Send an empty cursor (cursor=) for the "
+    "first page, then the nextCursor or previousCursor of the previous response, with filter, sortBy, "
+    "sortOrder and count unchanged."
+)
+
+
+class InvalidCursor(ScimError):
+    """RFC 9865 section 2.1, Table 3: 400, "Cursor value is invalid"."""
+
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    """RFC 9865 section 2.1, Table 3: 400, "Cursor has expired"."""
+
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    """RFC 9865 section 2.1, Table 3: 400, "Count value is invalid"."""
+
+    scim_type = "invalidCount"
 
 
 @dataclass
@@ -40,3 +106,256 @@ def index_page(queryset: QuerySet, params) -> Page:
     total = queryset.count()
     items = list(queryset[start - 1 : start - 1 + count]) if count and start <= total else []
     return Page(total=total, start_index=start, items=items)
+
+
+# Cursor-based paging (RFC 9865).
+
+
+@dataclass
+class CursorPage:
+    total: int
+    items: list
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    forward: bool
+    position: tuple | None  # (sort key, pk) of the resource the page starts after / ends before
+    first: bool = False  # the empty cursor: the first page
+
+
+def cursor_timeout() -> int:
+    """cursorTimeout (RFC 9865 section 4): "the minimum number of seconds that a cursor is valid
+    between page requests"."""
+    return int(getattr(settings, "SCIM_CURSOR_TIMEOUT", DEFAULT_CURSOR_TIMEOUT))
+
+
+def wants_cursor(params) -> bool:
+    """Whether the request asks for cursor paging: it has a cursor parameter, empty for the first
+    page (RFC 9865 section 2: "GET /Users?filter=...&cursor&count=10"; section 3: ``"cursor": ""`` in
+    a POST .search body). Without one, index paging is the default (section 2.4)."""
+    return params.get("cursor") is not None
+
+
+def cursor_count(params) -> int:
+    """count for cursor paging. RFC 9865 section 2, Table 1: "A negative value SHALL be interpreted as
+    "0". A value of "0" indicates that no resource results are to be returned except for
+    "totalResults"... If unspecified, the maximum number ... is set by the service provider".
+    Section 2.1, Table 3, invalidCount: "Count value must be between 0 and service provider's
+    maxPageSize", so a larger count is refused rather than silently cut, unlike index paging."""
+    raw = params.get("count")
+    limit = settings.SCIM_MAX_PAGE_SIZE
+    if raw is None or raw == "":
+        return min(settings.SCIM_DEFAULT_PAGE_SIZE, limit)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and _INTEGER.fullmatch(raw):
+        value = int(raw)
+    else:
+        raise InvalidCount(f"count must be an integer from 0 to {limit} (maxPageSize), not {raw!r}.")
+    value = max(value, 0)
+    if value > limit:
+        raise InvalidCount(
+            f"count {value} is more than maxPageSize {limit}: ask for at most {limit} resources a page."
+        )
+    return value
+
+
+def cursor_page(queryset: QuerySet, sort: Sort, params, *, scope: tuple[str, ...]) -> CursorPage:
+    """One page of a cursor-paged query (RFC 9865 section 2).
+
+    ``queryset`` is filtered and annotated (``parse_sort``) but not yet ordered; ``sort`` orders it;
+    ``scope`` is what else the cursor belongs to (tenant, resource type, filter text).
+
+    - The empty cursor asks for the first page (Table 1: "MUST be empty or omitted for the first
+      request"), which never carries a previousCursor (Table 2: "previousCursor MUST not be returned
+      with the first page").
+    - nextCursor is given "in all paged query responses except when returning the last page"
+      (Table 2): one row more than count is read to know. previousCursor (OPTIONAL) is given when a
+      resource precedes the page; it seeks backwards: reversed order, count rows, reversed back.
+    - totalResults stays: section 2, providers "should return an accurate value for totalResults".
+    - count 0 returns totalResults alone, and no cursor (a page of nothing leads nowhere).
+    - A cursor with startIndex is refused: section 2.4 has clients "use the 'startIndex' or
+      'cursor' query parameters to request a specific method"; both at once ask for two.
+    """
+    if params.get("startIndex") not in (None, ""):
+        raise InvalidValue(
+            "startIndex asks for index-based paging and cursor for cursor-based paging (RFC 9865 "
+            "section 2.4): send one or the other."
+        )
+    count = cursor_count(params)
+    query = _query_digest(scope, sort)
+    raw = params.get("cursor")
+    cursor = _Cursor(forward=True, position=None, first=True) if raw == "" else _read(raw, query, count)
+    total = queryset.count()
+    if count == 0:
+        return CursorPage(total=total, items=[])
+
+    if cursor.forward:
+        rows = list(sort.apply(_seek(queryset, sort, cursor.position, after=True))[: count + 1])
+        items, more_after = rows[:count], len(rows) > count
+    else:
+        backwards = Sort(descending=not sort.descending, by=sort.by)
+        rows = list(backwards.apply(_seek(queryset, sort, cursor.position, after=False))[: count + 1])
+        items, more_before = rows[:count][::-1], len(rows) > count
+
+    page = CursorPage(total=total, items=items)
+    if not items:
+        # Past one end of the results (the resources beyond the cursor were deleted, or the last
+        # page was full): the way back is the page at the other end, if there is anything at all.
+        if cursor.forward and not cursor.first and total:
+            page.previous_cursor = _issue(query, count, forward=False, position=None)
+        elif not cursor.forward and total:
+            page.next_cursor = _issue(query, count, forward=True, position=None)
+        return page
+    first, last = _position(sort, items[0]), _position(sort, items[-1])
+    if cursor.forward:
+        more_before = not cursor.first and _seek(queryset, sort, first, after=False).exists()
+    else:
+        more_after = _seek(queryset, sort, last, after=True).exists()
+    if more_after:
+        page.next_cursor = _issue(query, count, forward=True, position=last)
+    if more_before:
+        page.previous_cursor = _issue(query, count, forward=False, position=first)
+    return page
+
+
+def _position(sort: Sort, item) -> tuple:
+    return (getattr(item, SORT_KEY) if sort.by is not None else None, str(item.pk))
+
+
+def _seek(queryset: QuerySet, sort: Sort, position: tuple | None, *, after: bool) -> QuerySet:
+    """The rows strictly after (or before) ``position`` in ``sort``'s order. Descending order is
+    ascending order reversed exactly (key desc nulls first, pk desc), so both directions are either
+    "greater" or "less" in ascending order (key asc nulls last, then pk)."""
+    if position is None:
+        return queryset
+    key, pk = position
+    greater = after != sort.descending
+    return queryset.filter(_greater(sort, key, pk) if greater else _less(sort, key, pk))
+
+
+def _greater(sort: Sort, key, pk) -> Q:
+    """After (key, pk) in ascending order, where NULL keys come last."""
+    if sort.by is None:
+        return Q(pk__gt=pk)
+    if key is None:
+        return Q(**{f"{SORT_KEY}__isnull": True, "pk__gt": pk})
+    return (
+        Q(**{f"{SORT_KEY}__gt": key})
+        | Q(**{SORT_KEY: key, "pk__gt": pk})
+        | Q(**{f"{SORT_KEY}__isnull": True})
+    )
+
+
+def _less(sort: Sort, key, pk) -> Q:
+    """Before (key, pk) in ascending order, where NULL keys come last."""
+    if sort.by is None:
+        return Q(pk__lt=pk)
+    if key is None:
+        return Q(**{f"{SORT_KEY}__isnull": False}) | Q(**{f"{SORT_KEY}__isnull": True, "pk__lt": pk})
+    return Q(**{f"{SORT_KEY}__lt": key}) | Q(**{SORT_KEY: key, "pk__lt": pk})
+
+
+def _query_digest(scope: tuple[str, ...], sort: Sort) -> str:
+    """What a cursor is bound to: a cursor reused with another filter, sortBy, sortOrder, resource
+    type or tenant is invalid (RFC 9865 section 2: the client "MUST query the same service provider
+    endpoint with all query parameters and values being identical to the initial query")."""
+    material = json.dumps([*scope, sort.by, sort.descending], separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=CURSOR_SALT, sep=CURSOR_SEPARATOR)
+
+
+def _issue(query: str, count: int, *, forward: bool, position: tuple | None) -> str:
+    payload = {"f": _CURSOR_FORMAT, "q": query, "c": count, "d": "n" if forward else "p"}
+    if position is not None:
+        key, pk = position
+        payload["p"] = [_dump_key(key), pk]
+    return _signer().sign_object(payload)
+
+
+def _read(raw, query: str, count: int) -> _Cursor:
+    """The cursor the client sent, checked: signed by us (else invalidCursor), for this query (else
+    invalidCursor), not older than cursorTimeout (else expiredCursor, RFC 9865 section 2.1: "Do not
+    wait longer than service provider's cursorTimeout"), for this count (else invalidCount: "must
+    value identical count of the initial query")."""
+    if not isinstance(raw, str) or len(raw) > MAX_CURSOR_LENGTH or not _UNRESERVED.fullmatch(raw):
+        _refuse("not a string of unreserved characters")
+    signer = _signer()
+    try:
+        payload = signer.unsign_object(raw)
+    except (signing.BadSignature, ValueError):
+        _refuse("bad signature")
+    if not isinstance(payload, dict) or payload.get("f") != _CURSOR_FORMAT:
+        _refuse("unknown format")
+    if payload.get("q") != query:
+        _refuse("issued for another query")
+    direction, issued_count = payload.get("d"), payload.get("c")
+    if direction not in ("n", "p") or not isinstance(issued_count, int):
+        _refuse("malformed")
+    position = None
+    if "p" in payload:
+        raw_position = payload["p"]
+        if not (isinstance(raw_position, list) and len(raw_position) == 2 and isinstance(raw_position[1], str)):
+            _refuse("malformed position")
+        position = (_load_key(raw_position[0]), raw_position[1])
+    try:
+        # A second of slack: the signed timestamp is truncated to whole seconds, and cursorTimeout
+        # is the minimum validity promised.
+        signer.unsign(raw, max_age=cursor_timeout() + 1)
+    except signing.SignatureExpired:
+        raise ExpiredCursor(
+            f"cursor has expired: cursors are valid for {cursor_timeout()} seconds (cursorTimeout in "
+            "/ServiceProviderConfig) after the response that gave them. Start again with an empty "
+            "cursor (cursor=)."
+        ) from None
+    if issued_count != count:
+        raise InvalidCount(
+            f"count {count} differs from the count {issued_count} of the request this cursor came from; "
+            "send the same count on every page of a query (RFC 9865 section 2.1)."
+        )
+    return _Cursor(forward=direction == "n", position=position)
+
+
+def _refuse(reason: str) -> NoReturn:
+    logger.info("Refused a SCIM cursor: %s.", reason)
+    raise InvalidCursor(INVALID_CURSOR_DETAIL)
+
+
+def _dump_key(value):
+    """A sort key as JSON that reads back as the same Python value (and so compares in the database
+    exactly as the value it came from)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | str):
+        return ["v", value]
+    if isinstance(value, datetime):
+        return ["dt", value.isoformat()]
+    if isinstance(value, date):
+        return ["d", value.isoformat()]
+    if isinstance(value, UUID):
+        return ["u", str(value)]
+    if isinstance(value, Decimal):
+        return ["n", str(value)]
+    raise TypeError(f"A {type(value).__name__} sort key cannot go in a cursor.")
+
+
+def _load_key(raw):
+    if raw is None:
+        return None
+    if isinstance(raw, list) and len(raw) == 2:
+        tag, value = raw
+        if tag == "v" and isinstance(value, bool | int | float | str):
+            return value
+        parse = {"dt": datetime.fromisoformat, "d": date.fromisoformat, "u": UUID, "n": Decimal}.get(tag)
+        if parse is not None and isinstance(value, str):
+            try:
+                return parse(value)
+            except (ValueError, ArithmeticError):
+                _refuse("malformed sort key")
+    _refuse("malformed sort key")

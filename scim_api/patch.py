@@ -9,9 +9,23 @@ applies as set operations, so a PATCH never reads a large group's member list.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from scim2_models import Path as ScimPath
+from scim2_models.exceptions import InvalidPathException
+from scim2_models.path import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    FilterVisitor,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
 
 from scim_api.documents import (
     normalize_attributes,
@@ -24,8 +38,6 @@ from scim_api.schema import PATCH_OP, AttributePath, ResourceType
 
 MAX_OPERATIONS = 1000
 OPS = {"add", "remove", "replace"}
-_PATH = re.compile(r"^(?P<attr>[^\[\]]+?)(?:\[(?P<filter>[^\[\]]*)\])?(?:\.(?P<sub>[A-Za-z$][\w$-]*))?$")
-_MEMBER_FILTER = re.compile(r'^\s*value\s+eq\s+"(?P<id>[^"]*)"\s*$', re.IGNORECASE)
 
 
 @dataclass
@@ -96,22 +108,112 @@ def parse_operations(body: Any) -> list[Operation]:
 @dataclass
 class _Target:
     path: AttributePath
-    filter: str | None
+    filter: FilterNode | None
 
 
 def _target(resource_type: ResourceType, raw: str) -> _Target:
-    match = _PATH.match(raw)
-    if not match:
-        raise InvalidPath(f"{raw!r} is not a valid attribute path.")
-    attr, value_filter, sub = match.group("attr"), match.group("filter"), match.group("sub")
-    path = resource_type.resolve(attr if not sub else f"{attr}.{sub}")
+    """Parse a PATCH path with scim2-models' grammar (RFC 7644 section 3.5.2, errata 7122):
+    ``attr``, ``attr.sub``, ``urn:...:attr``, ``attr[filter]``, ``attr[filter].sub``, or the
+    filter-only form ``emails.type eq "work"`` (read as ``emails[type eq "work"]``)."""
+    try:
+        node = ScimPath(raw).ast
+    except (InvalidPathException, ValueError) as error:
+        raise InvalidPath(
+            f"{raw!r} is not a valid attribute path: {getattr(error, 'detail', error)}."
+        ) from None
+    value_filter, sub_name = None, None
+    if isinstance(node, ValuePath):
+        attr_path, value_filter, sub_name = node.attr_path, node.val_filter, node.sub_attr
+    elif isinstance(node, Comparison | Present):
+        attr_path = AttrPath(node.attr_path.attr, None, node.attr_path.uri)
+        inner = AttrPath(node.attr_path.sub_attr or "value")
+        value_filter = (
+            Comparison(inner, node.op, node.value) if isinstance(node, Comparison) else Present(inner)
+        )
+    else:
+        attr_path, sub_name = node, node.sub_attr
+    name = (
+        (f"{attr_path.uri}:" if attr_path.uri else "") + attr_path.attr + (f".{sub_name}" if sub_name else "")
+    )
+    path = resource_type.resolve(name) or _resolve_unqualified(resource_type, name)
     if path is None:
-        path = resource_type.resolve(attr)
-        if path is None or sub:
-            raise InvalidPath(f"{raw!r} names no attribute of {resource_type.name}.")
+        raise InvalidPath(f"{raw!r} names no attribute of {resource_type.name}.")
     if value_filter is not None and not path.attribute.multi_valued:
         raise InvalidPath(f"{raw!r}: a value filter needs a multi-valued attribute.")
     return _Target(path, value_filter)
+
+
+def _resolve_unqualified(resource_type: ResourceType, name: str) -> AttributePath | None:
+    """An extension attribute named without its URN (Entra sends ``"path": "manager"``), when
+    exactly one extension has an attribute of that name."""
+    found = [p for p in (resource_type.resolve(f"{s.id}:{name}") for s in resource_type.extensions) if p]
+    return found[0] if len(found) == 1 else None
+
+
+class ElementMatcher(FilterVisitor[bool]):
+    """Whether one element of a multi-valued attribute (a dict) matches a value filter, comparing
+    as the registry says: casefolded where caseExact is false."""
+
+    def __init__(self, attribute, element: dict):
+        self.attribute, self.element = attribute, element
+
+    def _sub(self, attr_path: AttrPath):
+        sub = self.attribute.sub(attr_path.attr) if not (attr_path.uri or attr_path.sub_attr) else None
+        if sub is None:
+            raise InvalidPath(f"{attr_path} is not a sub-attribute of {self.attribute.name}.")
+        return sub
+
+    def visit_logical_expr(self, node: LogicalExpr) -> bool:
+        results = (self.visit(term) for term in node.terms)
+        return all(results) if node.op == LogicalOperator.and_ else any(results)
+
+    def visit_not(self, node: Not) -> bool:
+        return not self.visit(node.expr)
+
+    def visit_value_path(self, node: ValuePath) -> bool:
+        raise InvalidPath("Value filters cannot be nested.")
+
+    def visit_present(self, node: Present) -> bool:
+        return self.element.get(self._sub(node.attr_path).name) not in (None, "", [])
+
+    def visit_comparison(self, node: Comparison) -> bool:
+        sub = self._sub(node.attr_path)
+        actual, expected = self.element.get(sub.name), node.value
+        if sub.name == "primary" and actual is None:
+            actual = False  # an element without "primary" is not the primary one
+        if isinstance(actual, str) and isinstance(expected, str) and not sub.case_exact:
+            actual, expected = actual.casefold(), expected.casefold()
+        op = node.op
+        if actual is None or expected is None:
+            same = actual is None and expected is None
+            return same if op == CompareOperator.eq else (not same if op == CompareOperator.ne else False)
+        try:
+            return {
+                CompareOperator.eq: lambda: actual == expected,
+                CompareOperator.ne: lambda: actual != expected,
+                CompareOperator.co: lambda: isinstance(actual, str) and expected in actual,
+                CompareOperator.sw: lambda: isinstance(actual, str) and actual.startswith(expected),
+                CompareOperator.ew: lambda: isinstance(actual, str) and actual.endswith(expected),
+                CompareOperator.gt: lambda: actual > expected,
+                CompareOperator.ge: lambda: actual >= expected,
+                CompareOperator.lt: lambda: actual < expected,
+                CompareOperator.le: lambda: actual <= expected,
+            }[op]()
+        except TypeError:
+            return False
+
+
+def _selector_values(node: FilterNode) -> dict:
+    """The sub-attribute values a filter pins with ``eq`` joined by ``and``: what an element
+    created through ``add emails[type eq "work"].value`` gets besides the added value."""
+    if isinstance(node, Comparison) and node.op == CompareOperator.eq and node.value is not None:
+        return {node.attr_path.attr: node.value}
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
+        pinned = {}
+        for term in node.terms:
+            pinned |= _selector_values(term)
+        return pinned
+    return {}
 
 
 def apply_operations(
@@ -148,6 +250,9 @@ def _apply_pathless(resource_type, doc, operation: Operation, members: MemberCha
         _member_op(operation.op, None, value.pop(member_key), members, label)
     for key in [k for k in value if k.lower() == "schemas"]:
         value.pop(key)
+    for key in [k for k in value if "." in k.rsplit(":", 1)[-1]]:
+        # Entra keys path-less values by path: {"name.givenName": ..., "urn:...:User:manager.value": ...}
+        _apply_path(resource_type, doc, Operation(operation.op, key, value.pop(key)), members, label)
     for attribute_name, new in normalize_attributes(resource_type, value).items():
         extension = resource_type.extension(attribute_name)
         if extension is not None:
@@ -199,9 +304,10 @@ def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges
         return
     if attribute.read_only or (path.sub_attribute and path.sub_attribute.read_only):
         raise Mutability(f"{label}: {path} is read-only.")
-    if target.filter is not None:
-        raise InvalidPath(f"{label}: value filters in paths are not supported yet for {path}.")
     container = _container(doc, path, create=operation.op != "remove")
+    if target.filter is not None:
+        _apply_filtered(container, target, operation, label)
+        return
     if operation.op == "remove":
         if operation.value is not None and attribute.multi_valued and path.sub_attribute is None:
             _remove_values(container, attribute, operation.value, label)
@@ -246,6 +352,39 @@ def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges
     else:
         current[sub.name] = new
     container[attribute.name] = current
+
+
+def _apply_filtered(container: dict | None, target: _Target, operation: Operation, label: str) -> None:
+    """An operation through a value filter, e.g. ``emails[type eq "work"].value``: it applies to
+    the matching elements. ``add`` that matches none creates the element, with the values the
+    filter pins (Microsoft Entra ID relies on it); ``replace`` that matches none is noTarget;
+    ``remove`` that matches none changes nothing."""
+    attribute, sub = target.path.attribute, target.path.sub_attribute
+    items = list((container or {}).get(attribute.name) or [])
+    matched = [i for i, item in enumerate(items) if ElementMatcher(attribute, item).visit(target.filter)]
+    if operation.op == "remove":
+        if sub is None:
+            items = [item for i, item in enumerate(items) if i not in matched]
+        else:
+            for i in matched:
+                items[i] = {k: v for k, v in items[i].items() if k != sub.name}
+    else:
+        if sub is not None:
+            new = normalize_single(sub, operation.value, f"{label}.value")
+            update = {sub.name: new}
+        else:
+            new = normalize_single(attribute, operation.value, f"{label}.value")
+            update = new or {}
+        if not matched:
+            if operation.op == "replace":
+                raise NoTarget(f"{label}: no value of {attribute.name} matches [{target.filter}].")
+            pinned = normalize_single(attribute, _selector_values(target.filter), label) or {}
+            items.append({**pinned, **update})
+        for i in matched:
+            items[i] = update if (operation.op == "replace" and sub is None) else {**items[i], **update}
+        items = [{k: v for k, v in item.items() if v is not None} for item in items]
+    if container is not None:
+        container[attribute.name] = _one_primary([item for item in items if item])
 
 
 def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
@@ -301,9 +440,9 @@ def _member_op(op: str, target: _Target | None, value, members: MemberChanges, l
             raise InvalidPath(
                 f"{label}: {op} through a members filter is not supported; add the member by value."
             )
-        ids = [m.group("id") for m in map(_MEMBER_FILTER.match, _split_or(target.filter)) if m]
-        if not ids or len(ids) != len(_split_or(target.filter)):
-            raise InvalidPath(f'{label}: members filters must be value eq "<id>" (joined by or).')
+        ids = _member_ids(target.filter)
+        if ids is None:
+            raise InvalidPath(f'{label}: a members filter must be value eq "<id>", optionally joined by or.')
         members.removed([{"value": i, "type": None} for i in ids])
         return
     if op == "remove":
@@ -319,5 +458,17 @@ def _member_op(op: str, target: _Target | None, value, members: MemberChanges, l
         members.added(refs)
 
 
-def _split_or(text: str) -> list[str]:
-    return re.split(r"\s+or\s+", text.strip(), flags=re.IGNORECASE)
+def _member_ids(node: FilterNode) -> list[str] | None:
+    """The ids of ``value eq "a" or value eq "b"``; None for any other filter."""
+    terms = node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_ else (node,)
+    ids = []
+    for term in terms:
+        if not (
+            isinstance(term, Comparison)
+            and term.op == CompareOperator.eq
+            and term.attr_path.attr.lower() == "value"
+            and isinstance(term.value, str)
+        ):
+            return None
+        ids.append(term.value)
+    return ids

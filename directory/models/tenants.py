@@ -2,8 +2,12 @@
 
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+
+RESERVED_SLUGS = {"v1", "v2", "v3", "scim"}
 
 
 class OffboardingPolicy(models.TextChoices):
@@ -42,3 +46,8 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        # /scim/<slug>/v2/ would be ambiguous with /scim/v2/ for these.
+        if self.slug.lower() in RESERVED_SLUGS:
+            raise ValidationError({"slug": f"{self.slug!r} is reserved; choose another slug."})

@@ -52,3 +52,10 @@ def test_create_tenant_refuses_a_duplicate_or_invalid_slug():
     with pytest.raises(CommandError, match="slug"):
         run("create_tenant", "not a slug!")
     assert Tenant.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_slugs_that_would_make_scim_urls_ambiguous_are_refused():
+    with pytest.raises(CommandError, match="reserved"):
+        run("create_tenant", "v2")
+    assert not Tenant.objects.exists()
