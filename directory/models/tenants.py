@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-
 RESERVED_SLUGS = {"v1", "v2", "v3", "scim"}
 
 

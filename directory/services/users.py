@@ -88,6 +88,18 @@ def _save(user: User, *, update_fields: list[str] | None = None) -> None:
         raise
 
 
+def _lock(tenant: Tenant, user_id, expected_version: int | None) -> User:
+    """The visible user, locked for this transaction; checks the client's If-Match version."""
+    pk = parse_id(user_id)
+    query = User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED)
+    user = query.first() if pk else None
+    if user is None:
+        raise DoesNotExist(f"User {user_id} not found.")
+    if expected_version is not None and user.version != expected_version:
+        raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
+    return user
+
+
 @transaction.atomic
 def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
     fields = dict(fields)
@@ -120,16 +132,7 @@ def user_update(
     *, tenant: Tenant, actor: Actor, user_id, fields: dict[str, Any], expected_version: int | None = None
 ) -> User:
     """Set ``fields`` on the user; a write that changes nothing leaves version and audit alone."""
-    pk = parse_id(user_id)
-    user = (
-        User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).first()
-        if pk
-        else None
-    )
-    if user is None:
-        raise DoesNotExist(f"User {user_id} not found.")
-    if expected_version is not None and user.version != expected_version:
-        raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
+    user = _lock(tenant, user_id, expected_version)
     now = timezone.now()
     changes: dict[str, dict] = {}
     for field, value in fields.items():
@@ -171,16 +174,7 @@ def user_update(
 def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None) -> None:
     """Delete as SCIM sees it: the user disappears from reads and groups; the row stays hidden
     (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it."""
-    pk = parse_id(user_id)
-    user = (
-        User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).first()
-        if pk
-        else None
-    )
-    if user is None:
-        raise DoesNotExist(f"User {user_id} not found.")
-    if expected_version is not None and user.version != expected_version:
-        raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
+    user = _lock(tenant, user_id, expected_version)
     now = timezone.now()
     groups = list(Membership.objects.filter(member_user=user).values_list("group_id", flat=True))
     Membership.objects.filter(member_user=user).delete()
