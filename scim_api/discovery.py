@@ -16,12 +16,15 @@ def service_provider_config(base_url: str, name=None) -> dict:
         "changePassword": {"supported": True},
         "sort": {"supported": True},
         "etag": {"supported": True},
+        # RFC 9865 section 4. Index stays the default (section 2.4); cursorTimeout is the one
+        # scim_api.paging.cursor_timeout() enforces (same setting, same default).
         "pagination": {
-            "cursor": False,
+            "cursor": True,
             "index": True,
             "defaultPaginationMethod": "index",
             "defaultPageSize": settings.SCIM_DEFAULT_PAGE_SIZE,
             "maxPageSize": settings.SCIM_MAX_PAGE_SIZE,
+            "cursorTimeout": int(getattr(settings, "SCIM_CURSOR_TIMEOUT", 3600)),
         },
         "authenticationSchemes": [
             {

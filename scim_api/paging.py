@@ -301,7 +301,9 @@ def _read(raw, query: str, count: int) -> _Cursor:
     position = None
     if "p" in payload:
         raw_position = payload["p"]
-        if not (isinstance(raw_position, list) and len(raw_position) == 2 and isinstance(raw_position[1], str)):
+        if not (
+            isinstance(raw_position, list) and len(raw_position) == 2 and isinstance(raw_position[1], str)
+        ):
             _refuse("malformed position")
         position = (_load_key(raw_position[0]), raw_position[1])
     try:

@@ -196,7 +196,7 @@ _ATTRIBUTE_DEFINITION_SUBS = (
     ),
     _text("description", "A human-readable description of the attribute."),
     Attribute(name="required", type="boolean", description="Whether the attribute is required.", **RO),
-    _text("canonicalValues", "A collection of canonical values.", case_exact=True),
+    _text("canonicalValues", "A collection of canonical values.", case_exact=True, multi_valued=True),
     Attribute(
         name="caseExact", type="boolean", description="Whether string values are case-sensitive.", **RO
     ),
@@ -215,7 +215,12 @@ _ATTRIBUTE_DEFINITION_SUBS = (
         "How the attribute's values must be unique.",
         canonical_values=("none", "server", "global"),
     ),
-    _text("referenceTypes", "The names of the resource types that may be referenced.", case_exact=True),
+    _text(
+        "referenceTypes",
+        "The names of the resource types that may be referenced.",
+        case_exact=True,
+        multi_valued=True,
+    ),
 )
 
 SCHEMA_SCHEMA = Schema(

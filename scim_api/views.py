@@ -94,8 +94,8 @@ class ScimView(APIView):
     @property
     def base_url(self) -> str:
         """The SCIM root the client called: /scim/v2 or /scim/<tenant>/v2, absolute."""
-        path = self.request.path
-        return self.request.build_absolute_uri(path[: path.index("/v2") + 3])
+        slug = self.kwargs.get("tenant_slug")
+        return self.request.build_absolute_uri(f"/scim/{slug}/v2" if slug else "/scim/v2")
 
     def projection(self, resource_type) -> Projection:
         params = self.request.query_params
@@ -111,7 +111,12 @@ class ResourceListView(ScimView):
         return Response(self.query(RESOURCES[self.resource], request.query_params))
 
     def query(self, handler, params) -> dict:
-        """A ListResponse for GET on the endpoint and for POST .search (same parameters)."""
+        """A ListResponse for GET on the endpoint and for POST .search (same parameters, RFC 9865
+        section 3). Index paging unless the request has a cursor, empty for the first page (RFC 9865
+        section 2.4: index stays the default); a cursor-paged response has nextCursor except on the
+        last page, previousCursor except on the first, and no startIndex (RFC 9865 section 2)."""
+        from scim_api.paging import cursor_page, wants_cursor
+
         queryset = handler.queryset(self.tenant)
         text = params.get("filter")
         if text not in (None, ""):
@@ -124,6 +129,20 @@ class ResourceListView(ScimView):
         projection = Projection.from_params(
             handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
+        if wants_cursor(params):
+            scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
+            cursor = cursor_page(queryset, sort, params, scope=scope)
+            body = {
+                "schemas": [LIST_RESPONSE],
+                "totalResults": cursor.total,
+                "itemsPerPage": len(cursor.items),
+            }
+            if cursor.previous_cursor:
+                body["previousCursor"] = cursor.previous_cursor
+            if cursor.next_cursor:
+                body["nextCursor"] = cursor.next_cursor
+            body["Resources"] = handler.render_many(self.tenant, cursor.items, projection, self.base_url)
+            return body
         page = index_page(sort.apply(queryset), params)
         return {
             "schemas": [LIST_RESPONSE],

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from directory.models import MULTI_VALUED_FIELDS, Membership, Tenant, User, UserState, UserValue, casefold_key
+from directory.models import MULTI_VALUED_FIELDS, Group, Membership, Tenant, User, UserState, UserValue, casefold_key
 from directory.selectors import parse_id
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
@@ -178,6 +178,8 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
     now = timezone.now()
     groups = list(Membership.objects.filter(member_user=user).values_list("group_id", flat=True))
     Membership.objects.filter(member_user=user).delete()
+    # The groups' member lists changed, so do their versions (ETags).
+    Group.objects.filter(pk__in=groups).update(version=F("version") + 1, updated_at=now)
     reports = User.objects.filter(tenant=tenant, manager=user)
     reports.update(manager=None, version=F("version") + 1, updated_at=now)
     before = user.state
