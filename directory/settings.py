@@ -231,5 +231,7 @@ LOGGING = {
 SCIM_MAX_PAYLOAD_BYTES = int(os.environ.get("SCIM_MAX_PAYLOAD_BYTES", str(1024 * 1024)))
 SCIM_MAX_PAGE_SIZE = int(os.environ.get("SCIM_MAX_PAGE_SIZE", "1000"))
 SCIM_DEFAULT_PAGE_SIZE = int(os.environ.get("SCIM_DEFAULT_PAGE_SIZE", "100"))
+# Seconds an RFC 9865 cursor stays valid (cursorTimeout in ServiceProviderConfig).
+SCIM_CURSOR_TIMEOUT = int(os.environ.get("SCIM_CURSOR_TIMEOUT", "3600"))
 # Requests per minute per token; 0 turns the limit off.
 SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "6000"))

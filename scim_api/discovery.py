@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from scim_api.errors import NotFound
+from scim_api.paging import cursor_timeout
 from scim_api.schema import RESOURCE_SCHEMAS, RESOURCE_TYPES, SERVICE_PROVIDER_CONFIG
 from scim_api.schema_definitions import META_SCHEMAS
 
@@ -17,14 +18,13 @@ def service_provider_config(base_url: str, name=None) -> dict:
         "sort": {"supported": True},
         "etag": {"supported": True},
         # RFC 9865 section 4. Index stays the default (section 2.4); cursorTimeout is the one
-        # scim_api.paging.cursor_timeout() enforces (same setting, same default).
         "pagination": {
             "cursor": True,
             "index": True,
             "defaultPaginationMethod": "index",
             "defaultPageSize": settings.SCIM_DEFAULT_PAGE_SIZE,
             "maxPageSize": settings.SCIM_MAX_PAGE_SIZE,
-            "cursorTimeout": int(getattr(settings, "SCIM_CURSOR_TIMEOUT", 3600)),
+            "cursorTimeout": cursor_timeout(),
         },
         "authenticationSchemes": [
             {

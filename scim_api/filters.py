@@ -16,13 +16,23 @@ or is too large is refused with ``invalidFilter``; nothing is ever treated as "m
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Left, Lower, Right, StrIndex
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.db.models.lookups import (
+    Contains,
+    EndsWith,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
 from scim2_models.exceptions import InvalidFilterException
 from scim2_models.path import (
     AttrPath,
@@ -59,6 +69,13 @@ _LOOKUP = {
     CompareOperator.le: "lte",
 }
 _ORDERING_LOOKUPS = {"gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+_LOOKUPS = {
+    "exact": Exact,
+    "contains": Contains,
+    "startswith": StartsWith,
+    "endswith": EndsWith,
+    **_ORDERING_LOOKUPS,
+}
 _INSENSITIVE = {
     "exact": "iexact",
     "contains": "icontains",
@@ -69,6 +86,24 @@ _INSENSITIVE = {
 KEY_COLUMNS = {"user_name": "user_name_key", "display_name": "display_name_key"}
 # UserValue columns for the usual sub-attributes of a multi-valued attribute.
 VALUE_COLUMNS = {"type": "type", "primary": "primary", "display": "display"}
+# Conditions that always / never hold. Not ``Q()``: Django drops an empty Q from ``a | Q()``
+# (leaving ``a``), and ``~Q()`` filters nothing, so ``not (id pr)`` would match everything.
+MATCH_ALL = Q(pk__isnull=False)
+MATCH_NONE = Q(pk__in=[])
+
+
+class CaseFold(Func):
+    """Python's ``str.casefold`` on SQLite, whose LOWER() and LIKE fold ASCII letters only, so that
+    case-insensitive attributes without a casefolded column match as on PostgreSQL (``ÉLODIE``
+    equals ``élodie``). The function is registered on the connection the query runs on."""
+
+    function = "roster_casefold"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        connection.ensure_connection()
+        connection.connection.create_function(self.function, 1, casefold_key, deterministic=True)
+        return super().as_sql(compiler, connection, **extra_context)
 
 
 def compile_filter(resource_type: ResourceType, text: str) -> Q:
@@ -152,10 +187,17 @@ class QueryCompiler(FilterVisitor[Q]):
                 return element.exists(Q())
             if sub_name is None:
                 raise InvalidFilter(f"{path}: name a sub-attribute, e.g. {attribute.name}.value.")
+            if not present and value is None and op in (CompareOperator.eq, CompareOperator.ne):
+                # Unassigned, null and [] are one state (RFC 7643 section 2.5): "emails.value eq
+                # null" holds when no element has a value, i.e. exactly when "emails.value pr" fails.
+                assigned = element.exists(element.condition(sub_name, op, None, present=True))
+                return assigned if op == CompareOperator.ne else ~assigned
             return element.exists(element.condition(sub_name, op, value, present))
         if attribute.name == "meta":
             return self._meta(path, op, value, present)
         if attribute.type == "complex":
+            if attribute.name == "manager" and sub is None and present:
+                return Q(manager__isnull=False)  # its columns are a UUID, never "": not _column
             if sub is None:
                 if present:
                     return _any(
@@ -189,17 +231,19 @@ class QueryCompiler(FilterVisitor[Q]):
             return null_empty if op == CompareOperator.eq else ~null_empty
         if attribute.type == "boolean":
             return Q(**{field: value}) if op == CompareOperator.eq else ~Q(**{field: value})
-        return compare(field, op, value, case_exact=attribute.case_exact, key=KEY_COLUMNS.get(field))
+        return compare_assigned(
+            ~null_empty, field, op, value, case_exact=attribute.case_exact, key=KEY_COLUMNS.get(field)
+        )
 
     def _id(self, path, op, value, present: bool) -> Q:
         if present:
-            return Q()
+            return MATCH_ALL
         value = _check_value(path.attribute, op, value)
         if op in SUBSTRING:
             raise InvalidFilter(f"id supports eq, ne, gt, ge, lt, le and pr, not {op.value}.")
-        pk = parse_id(value) if value is not None else None
+        pk = _exact_id(value) if op in (CompareOperator.eq, CompareOperator.ne) else parse_id(value)
         if pk is None:
-            return Q(pk__in=[]) if op != CompareOperator.ne else Q()
+            return MATCH_NONE if op != CompareOperator.ne else MATCH_ALL
         return compare("pk", op, pk, case_exact=True)
 
     def _manager(self, path, op, value, present: bool) -> Q:
@@ -210,15 +254,23 @@ class QueryCompiler(FilterVisitor[Q]):
             value = _check_value(sub, op, value)
             if op not in (CompareOperator.eq, CompareOperator.ne):
                 raise InvalidFilter(f"{path} supports eq, ne and pr.")
-            pk = parse_id(value) if value is not None else None
-            q = Q(manager_id=pk) if pk else (Q(manager__isnull=True) if value is None else Q(pk__in=[]))
+            pk = _exact_id(value)
+            q = Q(manager_id=pk) if pk else (Q(manager__isnull=True) if value is None else MATCH_NONE)
             return q if op == CompareOperator.eq else ~q
         if sub.name == "displayName":
+            assigned = Q(manager__isnull=False) & ~Q(manager__display_name="")
             if present:
-                return Q(manager__isnull=False) & ~Q(manager__display_name="")
+                return assigned
             value = _check_value(sub, op, value)
-            return Q(manager__isnull=False) & compare(
-                "manager__display_name", op, value, case_exact=False, key="manager__display_name_key"
+            if value is None:
+                return ~assigned if op == CompareOperator.eq else assigned
+            return compare_assigned(
+                assigned,
+                "manager__display_name",
+                op,
+                value,
+                case_exact=False,
+                key="manager__display_name_key",
             )
         raise InvalidFilter(f"{path} cannot be used in a filter.")
 
@@ -226,12 +278,12 @@ class QueryCompiler(FilterVisitor[Q]):
         sub = path.sub_attribute
         if sub is None:
             if present:
-                return Q()
+                return MATCH_ALL
             raise InvalidFilter(
                 "meta is complex: compare meta.created, meta.lastModified or meta.resourceType."
             )
         if present:
-            return Q()
+            return MATCH_ALL
         value = _check_value(sub, op, value)
         if sub.name in ("created", "lastModified"):
             field = "created_at" if sub.name == "created" else "updated_at"
@@ -240,7 +292,7 @@ class QueryCompiler(FilterVisitor[Q]):
             if op not in (CompareOperator.eq, CompareOperator.ne):
                 raise InvalidFilter("meta.resourceType supports eq and ne.")
             matches = isinstance(value, str) and value.lower() == self.resource_type.name.lower()
-            return Q() if matches == (op == CompareOperator.eq) else Q(pk__in=[])
+            return MATCH_ALL if matches == (op == CompareOperator.eq) else MATCH_NONE
         if sub.name == "version":
             version = str(value or "").removeprefix("W/").strip('"')
             if not version.isdigit() or op not in (CompareOperator.eq, CompareOperator.ne):
@@ -259,7 +311,11 @@ class ElementCompiler(FilterVisitor[Q]):
 
     def exists(self, condition: Q) -> Q:
         if self.kind == "values":
-            rows = UserValue.objects.filter(user=OuterRef("pk"), attribute=self.attribute.field)
+            # The tenant too: PostgreSQL then knows it, and finds values by the (tenant, attribute,
+            # value_key) index rather than scanning every tenant's values.
+            rows = UserValue.objects.filter(
+                tenant=OuterRef("tenant"), user=OuterRef("pk"), attribute=self.attribute.field
+            )
         elif self.kind == "members":
             rows = Membership.objects.filter(group=OuterRef("pk"))
         else:  # a user's groups
@@ -298,38 +354,36 @@ class ElementCompiler(FilterVisitor[Q]):
             return _member_condition(sub.name, op, value, present, label, member_field="member")
         if self.kind == "groups":
             return _group_condition(sub.name, op, value, present, label)
+        column = VALUE_COLUMNS.get(sub.name)
+        if column == "primary":
+            # A boolean column: an element without "primary" is not primary, so the value is
+            # always assigned (as for active).
+            if present:
+                return MATCH_ALL
+            if op not in (CompareOperator.eq, CompareOperator.ne):
+                raise InvalidFilter(f"{label} supports eq, ne and pr.")
+            if value is None:
+                return MATCH_NONE if op == CompareOperator.eq else MATCH_ALL
+            q = Q(primary=value is True)
+            return q if op == CompareOperator.eq else ~q
         if sub.name == "value":
             exact = sub.case_exact or self.attribute.type != "complex"
             field, key = ("value", None) if exact else ("value", "value_key")
-            if present:
-                return ~Q(value="")
-            if value is None:
-                return Q(value="") if op == CompareOperator.eq else ~Q(value="")
-            return compare(field, op, str(value), case_exact=sub.case_exact, key=key)
-        column = VALUE_COLUMNS.get(sub.name)
-        if column == "primary":
-            if present:
-                return Q(primary=True)
-            if op not in (CompareOperator.eq, CompareOperator.ne):
-                raise InvalidFilter(f"{label} supports eq, ne and pr.")
-            q = Q(primary=value is True)
-            return q if op == CompareOperator.eq else ~q
-        if column is not None:  # stored casefolded
-            if present:
-                return ~Q(**{column: ""})
-            if value is None:
-                return Q(**{column: ""}) if op == CompareOperator.eq else ~Q(**{column: ""})
-            return compare(column, op, casefold_key(str(value)), case_exact=True)
-        data_field = f"data__{sub.name}"
+            assigned = ~Q(value="")
+            value = str(value) if value is not None else None
+            case_exact = sub.case_exact
+        elif column is not None:  # stored casefolded
+            field, key, assigned, case_exact = column, None, ~Q(**{column: ""}), True
+            value = casefold_key(str(value)) if value is not None else None
+        else:
+            field = f"data__{sub.name}"
+            key, case_exact = None, sub.case_exact
+            assigned = Q(**{f"{field}__isnull": False}) & ~Q(**{field: ""})
         if present:
-            return Q(**{f"{data_field}__isnull": False}) & ~Q(**{data_field: ""})
+            return assigned
         if value is None:
-            return (
-                Q(**{f"{data_field}__isnull": True})
-                if op == CompareOperator.eq
-                else Q(**{f"{data_field}__isnull": False})
-            )
-        return compare(data_field, op, value, case_exact=sub.case_exact)
+            return ~assigned if op == CompareOperator.eq else assigned
+        return compare_assigned(assigned, field, op, value, case_exact=case_exact, key=key)
 
 
 def _element_kind(resource_type: ResourceType, attribute: Attribute) -> str:
@@ -345,37 +399,49 @@ def _element_kind(resource_type: ResourceType, attribute: Attribute) -> str:
 def _member_condition(sub: str, op, value, present: bool, label: str, member_field: str) -> Q:
     if sub == "value":
         if present:
-            return Q()
+            return MATCH_ALL
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
-        pk = parse_id(value) if value is not None else None
-        q = Q(member_user_id=pk) | Q(member_group_id=pk) if pk else Q(pk__in=[])
+        pk = _exact_id(value)
+        q = Q(member_user_id=pk) | Q(member_group_id=pk) if pk else MATCH_NONE
         return q if op == CompareOperator.eq else ~q
     if sub == "type":
         if present:
-            return Q()
+            return MATCH_ALL
+        if op not in (CompareOperator.eq, CompareOperator.ne):
+            raise InvalidFilter(f"{label} supports eq, ne and pr.")
         kind = str(value).lower() if value is not None else ""
         q = (
             Q(member_user__isnull=False)
             if kind == "user"
             else Q(member_group__isnull=False)
             if kind == "group"
-            else Q(pk__in=[])
+            else MATCH_NONE
         )
         return q if op == CompareOperator.eq else ~q
     if sub == "display":
+        user = Q(member_user__isnull=False) & ~Q(member_user__display_name="")
+        group = Q(member_group__isnull=False) & ~Q(member_group__display_name="")
         if present:
-            return Q()
-        return compare(
-            "member_user__display_name", op, value, case_exact=False, key="member_user__display_name_key"
-        ) | (
-            compare(
-                "member_group__display_name",
-                op,
-                value,
-                case_exact=False,
-                key="member_group__display_name_key",
-            )
+            return user | group
+        if value is None:
+            return ~(user | group) if op == CompareOperator.eq else user | group
+        if op == CompareOperator.ne:  # not "either side differs": one side is always missing
+            return ~_member_condition(sub, CompareOperator.eq, value, present, label, member_field)
+        return compare_assigned(
+            user,
+            "member_user__display_name",
+            op,
+            value,
+            case_exact=False,
+            key="member_user__display_name_key",
+        ) | compare_assigned(
+            group,
+            "member_group__display_name",
+            op,
+            value,
+            case_exact=False,
+            key="member_group__display_name_key",
         )
     raise InvalidFilter(f"{label} cannot be used in a filter.")
 
@@ -384,22 +450,36 @@ def _group_condition(sub: str, op, value, present: bool, label: str) -> Q:
     """A user's groups include groups that contain one of its groups (RFC 7643 section 4.1.2)."""
     if sub == "value":
         if present:
-            return Q()
+            return MATCH_ALL
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
-        pk = parse_id(value) if value is not None else None
-        q = Q(group_id__in=_with_descendants(pk)) if pk else Q(pk__in=[])
+        pk = _exact_id(value)
+        q = Q(group_id__in=_with_descendants(pk)) if pk else MATCH_NONE
         return q if op == CompareOperator.eq else ~q
     if sub == "display":
+        assigned = ~Q(group__display_name="")
         if present:
-            return Q()
-        return compare("group__display_name", op, value, case_exact=False, key="group__display_name_key")
+            return assigned
+        if value is None:
+            return ~assigned if op == CompareOperator.eq else assigned
+        return compare_assigned(
+            assigned, "group__display_name", op, value, case_exact=False, key="group__display_name_key"
+        )
     if sub == "type":
         if present:
-            return Q()
-        matches = str(value).lower() == "direct"
-        return Q() if matches == (op == CompareOperator.eq) else Q(pk__in=[])
+            return MATCH_ALL
+        if op not in (CompareOperator.eq, CompareOperator.ne):
+            raise InvalidFilter(f"{label} supports eq, ne and pr.")
+        matches = isinstance(value, str) and value.lower() == "direct"
+        return MATCH_ALL if matches == (op == CompareOperator.eq) else MATCH_NONE
     raise InvalidFilter(f"{label} cannot be used in a filter.")
+
+
+def _exact_id(value) -> uuid.UUID | None:
+    """The id a caseExact comparison names: only the canonical form ids are issued in (lowercase,
+    hyphenated), where ``parse_id`` also reads upper case, braces and ``urn:uuid:``."""
+    pk = parse_id(value) if isinstance(value, str) else None
+    return pk if pk is not None and str(pk) == value else None
 
 
 def _with_descendants(group_id) -> set:
@@ -420,13 +500,18 @@ def _with_descendants(group_id) -> set:
 
 def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) -> Q:
     """``field <op> value``; case-insensitive comparisons use the casefolded ``key`` column when
-    there is one (indexed), else the database's case-insensitive lookups."""
+    there is one (indexed), else the database's case-insensitive lookups (on SQLite, ``CaseFold``
+    on both sides)."""
     if op == CompareOperator.ne:
         return ~compare(field, CompareOperator.eq, value, case_exact=case_exact, key=key)
+    if op in SUBSTRING and value == "":
+        return MATCH_ALL  # every string contains, starts and ends with ""
     lookup = _LOOKUP[op]
     if not case_exact and isinstance(value, str):
         if key is not None:
             return Q(**{f"{key}__{lookup}": casefold_key(value)})
+        if connection.vendor == "sqlite":
+            return Q(_LOOKUPS[lookup](CaseFold(field), casefold_key(value)))
         if lookup in _INSENSITIVE:
             return Q(**{f"{field}__{_INSENSITIVE[lookup]}": value})
         return Q(_ORDERING_LOOKUPS[lookup](Lower(field), value.lower()))
@@ -437,6 +522,16 @@ def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) 
         function = Left if op == CompareOperator.sw else Right
         return Q(Exact(function(F(field), len(value)), value))
     return Q(**{f"{field}__{lookup}": value})
+
+
+def compare_assigned(assigned: Q, field: str, op, value, *, case_exact: bool, key: str | None = None) -> Q:
+    """``compare``, for a value that may be unassigned (``assigned`` is false): an unassigned
+    value satisfies ``ne`` and no other operator, so ``title lt "b"`` and ``title sw ""`` skip users
+    without a title while ``title ne "x"`` keeps them. ``assigned`` is false, never NULL, where
+    the column is NULL, so the conjunction is never NULL and ``not (...)`` of it is exact."""
+    if op == CompareOperator.ne:
+        return ~compare_assigned(assigned, field, CompareOperator.eq, value, case_exact=case_exact, key=key)
+    return assigned & compare(field, op, value, case_exact=case_exact, key=key)
 
 
 def _any(conditions: list[Q]) -> Q:
@@ -452,8 +547,8 @@ def _check_value(attribute: Attribute, op, value, label: str | None = None) -> A
     kind = attribute.type
     if kind in ("boolean", "binary") and op in ORDERING:
         raise InvalidFilter(f"{op.value} is not defined for {kind} attribute {label}.")
-    if kind == "boolean" and op in SUBSTRING:
-        raise InvalidFilter(f"{op.value} is not defined for boolean attribute {label}.")
+    if kind in ("boolean", "dateTime") and op in SUBSTRING:
+        raise InvalidFilter(f"{op.value} is not defined for {kind} attribute {label}.")
     if value is None:
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} {op.value} null: only eq and ne compare with null.")

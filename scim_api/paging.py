@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 MAX_START_INDEX = 10**9
 
-DEFAULT_CURSOR_TIMEOUT = 3600  # seconds; settings.SCIM_CURSOR_TIMEOUT, where set, overrides it
 CURSOR_SALT = "roster.scim_api.paging.cursor"
 # RFC 9865 section 2, Table 1: a cursor "may only contain characters from the unreserved characters
 # set defined in section 2.3 of [RFC3986]". Base64url and this separator are all unreserved.
@@ -129,7 +128,7 @@ class _Cursor:
 def cursor_timeout() -> int:
     """cursorTimeout (RFC 9865 section 4): "the minimum number of seconds that a cursor is valid
     between page requests"."""
-    return int(getattr(settings, "SCIM_CURSOR_TIMEOUT", DEFAULT_CURSOR_TIMEOUT))
+    return settings.SCIM_CURSOR_TIMEOUT
 
 
 def wants_cursor(params) -> bool:
@@ -203,8 +202,8 @@ def cursor_page(queryset: QuerySet, sort: Sort, params, *, scope: tuple[str, ...
 
     page = CursorPage(total=total, items=items)
     if not items:
-        # Past one end of the results (the resources beyond the cursor were deleted, or the last
-        # page was full): the way back is the page at the other end, if there is anything at all.
+        # Past one end of the results (every resource beyond the cursor was deleted since it was
+        # issued): the way back is the page at that end, if there is anything at all.
         if cursor.forward and not cursor.first and total:
             page.previous_cursor = _issue(query, count, forward=False, position=None)
         elif not cursor.forward and total:

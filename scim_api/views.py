@@ -23,7 +23,7 @@ from scim_api.errors import (
 )
 from scim_api.filters import compile_filter
 from scim_api.negotiation import ScimContentNegotiation
-from scim_api.paging import index_page, page_bounds
+from scim_api.paging import cursor_page, index_page, page_bounds, wants_cursor
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
@@ -115,7 +115,6 @@ class ResourceListView(ScimView):
         section 3). Index paging unless the request has a cursor, empty for the first page (RFC 9865
         section 2.4: index stays the default); a cursor-paged response has nextCursor except on the
         last page, previousCursor except on the first, and no startIndex (RFC 9865 section 2)."""
-        from scim_api.paging import cursor_page, wants_cursor
 
         queryset = handler.queryset(self.tenant)
         text = params.get("filter")

@@ -12,7 +12,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from directory.models import MULTI_VALUED_FIELDS, Group, Membership, Tenant, User, UserState, UserValue, casefold_key
+from directory.models import (
+    MULTI_VALUED_FIELDS,
+    Group,
+    Membership,
+    Tenant,
+    User,
+    UserState,
+    UserValue,
+    casefold_key,
+)
 from directory.selectors import parse_id
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
