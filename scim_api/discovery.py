@@ -17,7 +17,7 @@ def service_provider_config(base_url: str, name=None) -> dict:
         "changePassword": {"supported": True},
         "sort": {"supported": True},
         "etag": {"supported": True},
-        # RFC 9865 section 4. Index stays the default (section 2.4); cursorTimeout is the one
+        # RFC 9865 section 4; index paging stays the default (section 2.4).
         "pagination": {
             "cursor": True,
             "index": True,
