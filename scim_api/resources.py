@@ -45,6 +45,7 @@ def _check_required(resource_type: ResourceType, doc: dict) -> None:
 class UserResource:
     resource_type = USER
     model = User
+    patch_returns_resource = True  # Okta reads the user back from the PATCH response
 
     def queryset(self, tenant: Tenant) -> QuerySet:
         return selectors.users_visible(tenant=tenant)
@@ -120,6 +121,10 @@ class UserResource:
 class GroupResource:
     resource_type = GROUP
     model = Group
+    # A successful group PATCH answers 204 (RFC 7644 section 3.5.2 allows it; Entra expects it)
+    # unless the client asks for attributes: rendering the result would read the whole member
+    # list, making a one-member change cost O(members).
+    patch_returns_resource = False
 
     def queryset(self, tenant: Tenant) -> QuerySet:
         return Group.objects.filter(tenant=tenant)

@@ -249,6 +249,9 @@ class ResourceDetailView(ResourceListView):
     def patch(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
         instance = handler.patch(self.tenant, self.actor, resource_id, request.data, self.expected_version())
+        asked = request.query_params.get("attributes") or request.query_params.get("excludedAttributes")
+        if not handler.patch_returns_resource and not asked:
+            return Response(status=204, headers={"ETag": instance.etag})
         return self.resource_response(handler, instance)
 
     def delete(self, request, resource_id, **kwargs):
