@@ -65,6 +65,8 @@ def _resolve_members(tenant: Tenant, refs: list[MemberRef]) -> ResolvedMembers:
 
 def _check_no_cycle(tenant: Tenant, group: Group, child_groups) -> None:
     """A group may not contain itself, directly or through nested groups."""
+    if not child_groups:
+        return
     if group.pk in child_groups:
         raise InvalidReference("A group cannot be a member of itself.")
     ancestors, frontier = set(), {group.pk}

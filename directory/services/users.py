@@ -160,12 +160,16 @@ def user_update(
             setattr(user, field, value)
     if not changes:
         return user
+    written = [*changes, "version", "updated_at"]
     if "active" in changes:
         for field, value in _state_fields(user.active, now).items():
             setattr(user, field, value)
+        written += ["state", "state_changed_at", "suspended_at"]
+    if "user_name" in changes or "display_name" in changes:
+        written += ["user_name_key", "display_name_key"]
     user.version += 1
     user.updated_at = now
-    _save(user)
+    _save(user, update_fields=written)
     _reindex(user, changes)
     audit_record(
         tenant=tenant,
