@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "scim_api.middleware.ScimErrorMiddleware",  # first: it answers for everything under /scim/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,7 +82,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "scim_api.middleware.ScimErrorMiddleware",
 ]
 
 ROOT_URLCONF = "directory.urls"
@@ -235,3 +235,7 @@ SCIM_DEFAULT_PAGE_SIZE = int(os.environ.get("SCIM_DEFAULT_PAGE_SIZE", "100"))
 SCIM_CURSOR_TIMEOUT = int(os.environ.get("SCIM_CURSOR_TIMEOUT", "3600"))
 # Requests per minute per token; 0 turns the limit off.
 SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "6000"))
+# POST /Bulk (RFC 7644 section 3.7.4): operations per request, and its own body limit (a bulk
+# carries many resources, so it is larger than SCIM_MAX_PAYLOAD_BYTES). 413 beyond either.
+SCIM_BULK_MAX_OPERATIONS = int(os.environ.get("SCIM_BULK_MAX_OPERATIONS", "1000"))
+SCIM_BULK_MAX_PAYLOAD_BYTES = int(os.environ.get("SCIM_BULK_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))

@@ -12,7 +12,11 @@ def service_provider_config(base_url: str, name=None) -> dict:
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": settings.SCIM_BULK_MAX_OPERATIONS,
+            "maxPayloadSize": settings.SCIM_BULK_MAX_PAYLOAD_BYTES,
+        },
         "filter": {"supported": True, "maxResults": settings.SCIM_MAX_PAGE_SIZE},
         "changePassword": {"supported": True},
         "sort": {"supported": True},

@@ -8,8 +8,9 @@ dropped without complaint, because clients echo what they read (Okta's PUT sends
 
 Tolerated deviations, each seen from real identity providers: booleans sent as the strings
 "True"/"False" (Microsoft Entra ID), numbers where strings are declared (employeeNumber), a
-single object where a list is declared, and schema URNs we do not support in ``schemas`` or as
-keys (Entra adds one to group creates). Everything else that does not fit is an invalidValue or
+single object where a list is declared, schema URNs we do not support in ``schemas`` or as
+keys (Entra adds one to group creates), and extension attributes named without their URN
+(Entra's top-level ``department`` and ``manager``). Everything else that does not fit is an invalidValue or
 invalidSyntax error naming the attribute.
 """
 
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from scim_api.errors import InvalidSyntax, InvalidValue
-from scim_api.schema import Attribute, ResourceType, Schema
+from scim_api.schema import Attribute, AttributePath, ResourceType, Schema
 
 _TRUE = {"true"}
 _FALSE = {"false"}
@@ -66,7 +67,7 @@ def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, A
             if attributes:
                 out.setdefault(extension.id, {}).update(attributes)
             continue
-        path = resource_type.resolve(key)
+        path = resource_type.resolve(key) or resolve_unqualified(resource_type, key)
         if path is None:
             if lowered.startswith("urn:"):
                 continue  # an extension this server does not support; RFC 7644 section 3.3 lets us ignore it
@@ -86,6 +87,15 @@ def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, A
         else:
             out[path.attribute.name] = normalized
     return out
+
+
+def resolve_unqualified(resource_type: ResourceType, name: str) -> AttributePath | None:
+    """An extension attribute named without its URN, when exactly one extension has an attribute
+    of that name. Microsoft Entra ID emits enterprise attributes unqualified: ``"path": "manager"``
+    in a PATCH and top-level ``"department"``/``"manager"`` keys in a create (Entra SCIM tutorial,
+    Examples 2 and 5)."""
+    found = [p for p in (resource_type.resolve(f"{s.id}:{name}") for s in resource_type.extensions) if p]
+    return found[0] if len(found) == 1 else None
 
 
 def normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict[str, Any]:
@@ -169,6 +179,8 @@ def coerce_scalar(attribute: Attribute, value: Any, label: str) -> Any:
     if isinstance(value, bool | dict | list):
         raise InvalidValue(f'"{label}" must be a {kind}, not {type(value).__name__}.')
     if isinstance(value, int | float):
+        if attribute.required or attribute.uniqueness != "none":
+            raise InvalidValue(f'"{label}" must be a string, not the number {value!r}.')
         value = str(value)  # e.g. employeeNumber sent as a JSON number
     if not isinstance(value, str):
         raise InvalidValue(f'"{label}" must be a {kind}.')

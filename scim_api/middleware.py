@@ -1,9 +1,16 @@
-"""Under /scim/, an unexpected exception is a SCIM 500 document, never a page or a stack trace,
-even with DEBUG on. The exception is logged with the request id for the operator."""
+"""Under /scim/, every failure is a SCIM error document: never an HTML page or a stack trace,
+even with DEBUG on.
+
+It sits first in MIDDLEWARE, so it also sees what Django's own middleware answers before any view
+runs (a Host not in ALLOWED_HOSTS, a CSRF refusal): such a response is replaced by a SCIM error
+with the same status. An exception a view raises is logged with the request id for the operator
+and answered as a SCIM 500.
+"""
 
 import logging
+from http import HTTPStatus
 
-from scim_api.errors import scim_json_response
+from scim_api.errors import SCIM_CONTENT_TYPE, scim_json_response
 
 logger = logging.getLogger("scim_api")
 
@@ -13,7 +20,15 @@ class ScimErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/scim/")
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith(SCIM_CONTENT_TYPE)
+        ):
+            status = HTTPStatus(response.status_code)
+            return scim_json_response(status.value, f"{status.phrase}: {status.description}.")
+        return response
 
     def process_exception(self, request, exception):
         if not request.path.startswith("/scim/"):

@@ -32,6 +32,7 @@ from scim_api.documents import (
     normalize_schema_attributes,
     normalize_single,
     normalize_value,
+    resolve_unqualified,
 )
 from scim_api.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim_api.schema import PATCH_OP, AttributePath, ResourceType
@@ -135,19 +136,30 @@ def _target(resource_type: ResourceType, raw: str) -> _Target:
     name = (
         (f"{attr_path.uri}:" if attr_path.uri else "") + attr_path.attr + (f".{sub_name}" if sub_name else "")
     )
-    path = resource_type.resolve(name) or _resolve_unqualified(resource_type, name)
+    path = resource_type.resolve(name) or resolve_unqualified(resource_type, name)
     if path is None:
         raise InvalidPath(f"{raw!r} names no attribute of {resource_type.name}.")
     if value_filter is not None and not path.attribute.multi_valued:
         raise InvalidPath(f"{raw!r}: a value filter needs a multi-valued attribute.")
+    if value_filter is not None:
+        _check_filter(path.attribute, value_filter)
     return _Target(path, value_filter)
 
 
-def _resolve_unqualified(resource_type: ResourceType, name: str) -> AttributePath | None:
-    """An extension attribute named without its URN (Entra sends ``"path": "manager"``), when
-    exactly one extension has an attribute of that name."""
-    found = [p for p in (resource_type.resolve(f"{s.id}:{name}") for s in resource_type.extensions) if p]
-    return found[0] if len(found) == 1 else None
+def _check_filter(attribute, node: FilterNode) -> None:
+    """Every attribute a value filter names is a sub-attribute, checked up front: matching only
+    visits what the elements present make it visit, so on an attribute without values
+    ``emails[noSuch eq "x"]`` would otherwise be a silent no-op (remove) or a noTarget (replace)
+    instead of invalidPath (RFC 7644 section 3.12)."""
+    if isinstance(node, LogicalExpr):
+        for term in node.terms:
+            _check_filter(attribute, term)
+    elif isinstance(node, Not):
+        _check_filter(attribute, node.expr)
+    elif isinstance(node, Comparison | Present):
+        ElementMatcher(attribute, {})._sub(node.attr_path)
+    else:
+        raise InvalidPath("Value filters cannot be nested.")
 
 
 class ElementMatcher(FilterVisitor[bool]):
@@ -269,8 +281,8 @@ def _set(container: dict, attribute, value, op: str) -> None:
     name = attribute.name
     if attribute.multi_valued:
         if op == "add":
-            existing = container.get(name) or []
-            value = existing + [item for item in value if item not in existing]
+            value = _without(attribute, value, container.get(name) or [])
+            value = (container.get(name) or []) + value
         container[name] = _one_primary(value)
     elif attribute.type == "complex":
         merged = dict(container.get(name) or {})
@@ -280,11 +292,40 @@ def _set(container: dict, attribute, value, op: str) -> None:
         container[name] = value
 
 
-def _one_primary(items: list) -> list:
-    """A value newly marked primary clears primary on the others (RFC 7644 section 3.5.2)."""
+def _comparable(attribute, item):
+    """An element as the schema compares values: strings of sub-attributes that are not caseExact
+    casefolded (RFC 7643 section 2.4), so ``BABS@Jensen.org`` is the email ``babs@jensen.org``."""
+    if not isinstance(item, dict):
+        return item.casefold() if isinstance(item, str) and not attribute.case_exact else item
+    out = {}
+    for key, value in item.items():
+        sub = attribute.sub(key)
+        folded = isinstance(value, str) and sub is not None and not sub.case_exact
+        out[key] = value.casefold() if folded else value
+    return out
+
+
+def _without(attribute, items: list, present: list) -> list:
+    """``items`` less those equal to a value in ``present`` or earlier in ``items``: an add of a
+    value the attribute already holds changes nothing (RFC 7644 section 3.5.2.1)."""
+    seen = [_comparable(attribute, item) for item in present]
+    kept = []
+    for item in items:
+        key = _comparable(attribute, item)
+        if key not in seen:
+            seen.append(key)
+            kept.append(item)
+    return kept
+
+
+def _one_primary(items: list, written: frozenset[int] | set[int] = frozenset()) -> list:
+    """A value newly marked primary clears primary on the others (RFC 7644 section 3.5.2). The
+    newly marked one is among the elements the operation ``written`` if it names any (a filtered
+    replace such as RFC 7644 3.5.2.3's ``addresses[type eq "work"]`` with ``"primary": true`` may
+    hit an element before the current primary), otherwise the last (an add appends)."""
     primaries = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("primary") is True]
     if len(primaries) > 1:
-        keep = primaries[-1]
+        keep = ([i for i in primaries if i in written] or primaries)[-1]
         items = [
             ({**item, "primary": False} if i in primaries and i != keep else item)
             for i, item in enumerate(items)
@@ -380,11 +421,13 @@ def _apply_filtered(container: dict | None, target: _Target, operation: Operatio
                 raise NoTarget(f"{label}: no value of {attribute.name} matches [{target.filter}].")
             pinned = normalize_single(attribute, _selector_values(target.filter), label) or {}
             items.append({**pinned, **update})
+            matched = [len(items) - 1]  # the element created is the one written
         for i in matched:
             items[i] = update if (operation.op == "replace" and sub is None) else {**items[i], **update}
         items = [{k: v for k, v in item.items() if v is not None} for item in items]
+    written = set(matched) if operation.op != "remove" else set()
     if container is not None:
-        container[attribute.name] = _one_primary([item for item in items if item])
+        container[attribute.name] = [item for item in _one_primary(items, written) if item]
 
 
 def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
@@ -405,11 +448,14 @@ def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
 
 
 def _remove_values(container, attribute, value, label: str) -> None:
-    """remove with a value list instead of a filter (Entra sends it): drop the equal elements."""
-    unwanted = normalize_value(attribute, value, label) or []
+    """remove with a value list instead of a filter (Entra sends it): drop the equal elements,
+    compared as the schema says (``_comparable``)."""
+    unwanted = [_comparable(attribute, item) for item in normalize_value(attribute, value, label) or []]
     if container is None:
         return
-    container[attribute.name] = [item for item in container.get(attribute.name) or [] if item not in unwanted]
+    container[attribute.name] = [
+        item for item in container.get(attribute.name) or [] if _comparable(attribute, item) not in unwanted
+    ]
 
 
 def member_refs(value, label: str) -> list[dict]:

@@ -18,12 +18,17 @@ class Projection:
     attributes: tuple[AttributePath, ...] = ()
     excluded: tuple[AttributePath, ...] = ()
 
+    # Whether ``attributes`` was given: it replaces the default set even when none of its names
+    # is known (RFC 7644 section 3.9), leaving only what is returned always.
+    restricted: bool = False
+
     @classmethod
     def from_params(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
         return cls(
             resource_type,
             _parse(resource_type, attributes, "attributes"),
             _parse(resource_type, excluded, "excludedAttributes"),
+            restricted=bool(_names(attributes, "attributes")),
         )
 
     def includes(self, name: str) -> bool:
@@ -34,7 +39,7 @@ class Projection:
             return False
         if attribute.returned == "always":
             return True
-        if self.attributes:
+        if self.restricted:
             return any(p.attribute is attribute for p in self.attributes)
         if attribute.returned == "request":
             return False
@@ -78,7 +83,7 @@ class Projection:
             for sub in attribute.sub_attributes
             if sub.returned == "never" or (sub.returned == "request" and sub.name not in requested)
         }
-        if self.attributes:
+        if self.restricted:
             paths = [p for p in self.attributes if p.attribute is attribute]
             if not paths:
                 return None
@@ -116,16 +121,20 @@ def _without_subs(value, names: set[str]):
     return drop(value) if isinstance(value, dict) else value
 
 
-def _parse(resource_type: ResourceType, raw: Any, label: str) -> tuple[AttributePath, ...]:
+def _names(raw: Any, label: str) -> list[str]:
     if raw in (None, ""):
-        return ()
+        return []
     if isinstance(raw, list):
         names = [str(item) for item in raw]
     elif isinstance(raw, str):
         names = raw.split(",")
     else:
         raise InvalidValue(f'"{label}" must be a comma-separated list of attribute names.')
-    names = [name.strip() for name in names if name.strip()]
+    return [name.strip() for name in names if name.strip()]
+
+
+def _parse(resource_type: ResourceType, raw: Any, label: str) -> tuple[AttributePath, ...]:
+    names = _names(raw, label)
     if len(names) > MAX_PATHS:
         raise InvalidValue(f'"{label}" names {len(names)} attributes; the limit is {MAX_PATHS}.')
     paths = []

@@ -13,6 +13,7 @@ from directory.models import Group, Tenant, User
 from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.audit import Actor
+from directory.services.errors import VersionMismatch
 from directory.services.groups import MemberRef
 from scim_api.documents import normalize_resource
 from scim_api.errors import InvalidValue, Mutability
@@ -34,6 +35,16 @@ def meta(resource_type: ResourceType, instance, base_url: str) -> dict[str, Any]
         "location": f"{base_url}{resource_type.endpoint}/{instance.pk}",
         "version": instance.etag,
     }
+
+
+# A PATCH applies its operations to the resource as read, then writes the result. Two PATCHes of
+# one resource that both read before either wrote would each write the other's changes back as
+# they were (a lost update; Okta and Entra send concurrent PATCHes for one user or group, and Okta
+# re-sends the group-name PATCH alongside every membership change). A user PATCH therefore writes
+# only if the user is still at the version it read, and otherwise reads again and re-applies: each
+# retry means another write to that user committed meanwhile, so this bound is never reached in
+# practice. (A group PATCH writes only the attributes it changes; members are set operations.)
+PATCH_ATTEMPTS = 50
 
 
 def _check_required(resource_type: ResourceType, doc: dict) -> None:
@@ -101,16 +112,28 @@ class UserResource:
 
     def patch(self, tenant, actor, resource_id, body, expected_version) -> User:
         operations = parse_operations(body)
-        current = self.get(tenant, resource_id)
-        doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
-        if "active" not in doc:
-            doc["active"] = False  # an IdP that removes the status asserts none: not let in
-        _check_required(USER, doc)
-        fields = fields_from_document(USER, User, doc, replace=True)
-        user_services.user_update(
-            tenant=tenant, actor=actor, user_id=current.pk, fields=fields, expected_version=expected_version
-        )
-        return self.get(tenant, resource_id)
+        attempts = 0
+        while True:
+            current = self.get(tenant, resource_id)
+            doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
+            if "active" not in doc:
+                doc["active"] = False  # an IdP that removes the status asserts none: not let in
+            _check_required(USER, doc)
+            fields = fields_from_document(USER, User, doc, replace=True)
+            try:
+                user_services.user_update(
+                    tenant=tenant,
+                    actor=actor,
+                    user_id=current.pk,
+                    fields=fields,
+                    expected_version=current.version if expected_version is None else expected_version,
+                )
+            except VersionMismatch:
+                attempts += 1
+                if expected_version is not None or attempts == PATCH_ATTEMPTS:
+                    raise  # the client's If-Match names a version that is not the current one
+                continue  # written meanwhile (see PATCH_ATTEMPTS): apply to the new state
+            return self.get(tenant, resource_id)
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
         user_services.user_delete(
@@ -175,6 +198,9 @@ class GroupResource:
         doc, members = apply_operations(GROUP, document_from_instance(GROUP, current), operations)
         _check_required(GROUP, doc)
         fields = fields_from_document(GROUP, Group, doc, replace=True)
+        # Only what the operations change: the rest was read without a lock, and writing it back
+        # would undo a concurrent rename (see PATCH_ATTEMPTS). Member changes are set operations.
+        fields = {field: value for field, value in fields.items() if getattr(current, field) != value}
         return group_services.group_update(
             tenant=tenant,
             actor=actor,

@@ -194,7 +194,9 @@ def _multi(
                 type=value_type,
                 case_exact=value_case_exact,
                 reference_types=("external",) if value_type == "reference" else (),
-                max_length=4096,
+                # Case-insensitive values are indexed casefolded (UserValue.value_key, 768 characters,
+                # room for casefold's growth); references and certificates are stored unindexed.
+                max_length=256 if value_type == "string" else 16384,
             ),
             _sub("display", "A human-readable name, primarily used for display purposes.", max_length=256),
             _sub(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from directory.models import UserValue
 from scim_api.errors import InvalidValue
-from scim_api.filters import KEY_COLUMNS
+from scim_api.filters import KEY_COLUMNS, CaseFold
 from scim_api.schema import ResourceType
 
 SORT_KEY = "_sort_key"
@@ -60,7 +61,7 @@ def _key(path):
     attribute, sub = path.attribute, path.sub_attribute
     if attribute.name == "meta":
         if sub is None or sub.name not in ("created", "lastModified"):
-            raise InvalidValue("Sort by meta.created or meta.lastModified.")
+            raise InvalidValue(f"sortBy {path} is not sortable; sort by meta.created or meta.lastModified.")
         return F("created_at" if sub.name == "created" else "updated_at")
     if attribute.name == "id":
         return F("pk")
@@ -76,7 +77,9 @@ def _key(path):
             "-primary", "position"
         )
         value = Coalesce(column, "value", output_field=TextField()) if column == "value_key" else F(column)
-        return Subquery(primary_first.annotate(k=value).values("k")[:1])
+        # An element without the sub-attribute (stored "") has no key: it sorts as unassigned.
+        key = NullIf(value, Value(""), output_field=TextField())
+        return Subquery(primary_first.annotate(k=key).values("k")[:1])
     if attribute.name == "manager":
         return (
             NullIf(F("manager__display_name_key"), Value(""))
@@ -89,5 +92,7 @@ def _key(path):
     if field in KEY_COLUMNS:
         return NullIf(F(KEY_COLUMNS[field]), Value(""))
     if (sub or attribute).type in ("string", "reference") and not (sub or attribute).case_exact:
-        return NullIf(Lower(field), Value(""))
+        # SQLite's LOWER() folds ASCII only: "ÉMILE" and "émile" must tie there too.
+        folded = CaseFold(field) if connection.vendor == "sqlite" else Lower(field)
+        return NullIf(folded, Value(""))
     return NullIf(F(field), Value("")) if (sub or attribute).type == "string" else F(field)

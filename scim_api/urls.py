@@ -17,6 +17,7 @@ endpoints = [
     re_path(r"^Groups/\.search/?$", views.SearchView.as_view(resource="Groups")),
     re_path(r"^Groups/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Groups")),
     re_path(r"^\.search/?$", views.RootSearchView.as_view()),
+    re_path(r"^Bulk/?$", views.BulkView.as_view()),
     re_path(r"^.*$", views.not_found),
 ]
 

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from directory.services.audit import Actor
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
-from scim_api import discovery
+from scim_api import bulk, discovery
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
     InvalidFilter,
@@ -104,11 +104,11 @@ class ScimView(APIView):
         )
 
 
-class ResourceListView(ScimView):
-    resource = ""
+class ResourceView(ScimView):
+    """Shared by the endpoints of one resource type; each subclass defines only the methods its
+    URL allows, so that 405 answers list the right ones in Allow."""
 
-    def get(self, request, **kwargs):
-        return Response(self.query(RESOURCES[self.resource], request.query_params))
+    resource = ""
 
     def query(self, handler, params) -> dict:
         """A ListResponse for GET on the endpoint and for POST .search (same parameters, RFC 9865
@@ -151,11 +151,6 @@ class ResourceListView(ScimView):
             "Resources": handler.render_many(self.tenant, page.items, projection, self.base_url),
         }
 
-    def post(self, request, **kwargs):
-        handler = RESOURCES[self.resource]
-        instance = handler.create(self.tenant, self.actor, request.data)
-        return self.resource_response(handler, instance, status=201)
-
     def resource_response(self, handler, instance, status=200):
         body = handler.render(self.tenant, instance, self.projection(handler.resource_type), self.base_url)
         location = f"{self.base_url}{handler.resource_type.endpoint}/{instance.pk}"
@@ -165,7 +160,17 @@ class ResourceListView(ScimView):
         return Response(body, status=status, headers=headers)
 
 
-class SearchView(ResourceListView):
+class ResourceListView(ResourceView):
+    def get(self, request, **kwargs):
+        return Response(self.query(RESOURCES[self.resource], request.query_params))
+
+    def post(self, request, **kwargs):
+        handler = RESOURCES[self.resource]
+        instance = handler.create(self.tenant, self.actor, request.data)
+        return self.resource_response(handler, instance, status=201)
+
+
+class SearchView(ResourceView):
     """POST /Users/.search, /Groups/.search (RFC 7644 section 3.4.3): a query in the body."""
 
     def post(self, request, **kwargs):
@@ -184,9 +189,6 @@ class SearchView(ResourceListView):
             if isinstance(params.get(name), list):
                 params[name] = ",".join(str(item) for item in params[name])
         return params
-
-    def get(self, request, **kwargs):
-        return self.http_method_not_allowed(request, **kwargs)
 
 
 class RootSearchView(SearchView):
@@ -231,7 +233,7 @@ class RootSearchView(SearchView):
         )
 
 
-class ResourceDetailView(ResourceListView):
+class ResourceDetailView(ResourceView):
     def get(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
         instance = handler.get(self.tenant, resource_id)
@@ -257,9 +259,6 @@ class ResourceDetailView(ResourceListView):
     def delete(self, request, resource_id, **kwargs):
         RESOURCES[self.resource].delete(self.tenant, self.actor, resource_id, self.expected_version())
         return Response(status=204)
-
-    def post(self, request, **kwargs):
-        return self.http_method_not_allowed(request, **kwargs)
 
     def expected_version(self) -> int | None:
         """The version If-Match demands; None when any version will do (no header, or *)."""
@@ -290,6 +289,28 @@ class DiscoveryView(ScimView):
 
     def get(self, request, name=None, **kwargs):
         return Response(discovery.DOCUMENTS[self.document](self.base_url, name))
+
+
+class BulkView(ScimView):
+    """POST /Bulk (RFC 7644 section 3.7): many operations in one request, each run through the
+    resource handlers in its own transaction (see scim_api/bulk.py). Its body limit is its own,
+    SCIM_BULK_MAX_PAYLOAD_BYTES, larger than a single resource's."""
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return bulk.max_payload_bytes()
+
+    def post(self, request, **kwargs):
+        body = bulk.read_body(request)
+        return Response(
+            bulk.process(
+                body,
+                tenant=self.tenant,
+                actor=self.actor,
+                base_url=self.base_url,
+                service_errors=SERVICE_ERRORS,
+            )
+        )
 
 
 @csrf_exempt

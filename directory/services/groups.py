@@ -9,7 +9,8 @@ changes to one group never lose each other.
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -49,9 +50,11 @@ def _resolve_members(tenant: Tenant, refs: list[MemberRef]) -> ResolvedMembers:
             raise InvalidReference(f"member {ref.id!r} is not a valid id.")
         ids[pk] = ref
     users = set(
-        User.objects.filter(tenant=tenant, pk__in=ids)
-        .exclude(state=UserState.DELETED)
-        .values_list("pk", flat=True)
+        _key_share(
+            User.objects.filter(tenant=tenant, pk__in=ids)
+            .exclude(state=UserState.DELETED)
+            .values_list("pk", flat=True)
+        )
     )
     groups = set(Group.objects.filter(tenant=tenant, pk__in=set(ids) - users).values_list("pk", flat=True))
     for pk, ref in ids.items():
@@ -61,6 +64,27 @@ def _resolve_members(tenant: Tenant, refs: list[MemberRef]) -> ResolvedMembers:
         if ref.type and ref.type.lower() != kind.lower():
             raise InvalidReference(f"member {ref.id} is a {kind}, not a {ref.type}.")
     return ResolvedMembers(frozenset(users), frozenset(groups))
+
+
+def _key_share(queryset) -> list:
+    """The rows, locked ``FOR KEY SHARE`` on PostgreSQL until the transaction ends.
+
+    Users are deleted by marking the row, so the membership's foreign key (checked at commit:
+    Django's are deferred) cannot stop a group from gaining a user deleted concurrently, a member
+    the delete never saw (an IdP deprovisioning a user while another thread adds it to a group).
+    KEY SHARE conflicts only with the delete's ``FOR UPDATE``: a delete under way is waited for and
+    its user then no longer matches (refused like an unknown member), a later delete waits for
+    this write and then removes the membership; concurrent member changes, which update the
+    users' versions, are not blocked. Django has no API for this lock mode."""
+    if connection.vendor != "postgresql":
+        return list(queryset)  # SQLite serializes writes
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. pk__in=[]: Django answers that without a query
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " FOR KEY SHARE", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _check_no_cycle(tenant: Tenant, group: Group, child_groups) -> None:
@@ -129,6 +153,13 @@ def _add_members(tenant: Tenant, group: Group, wanted: ResolvedMembers) -> set:
     return set(new.users | new.groups)
 
 
+def _touch_users(user_ids) -> None:
+    """Users who joined or left a group directly: their read-only ``groups`` changed, so their
+    version (ETag) does too. O(changed members). Changes through nesting and group renames show
+    in ``groups`` on the next read without a version change (that would cost O(members))."""
+    User.objects.filter(pk__in=user_ids).update(version=F("version") + 1, updated_at=timezone.now())
+
+
 def _bump(group: Group) -> None:
     now = timezone.now()
     Group.objects.filter(pk=group.pk).update(version=F("version") + 1, updated_at=now)
@@ -144,6 +175,7 @@ def group_create(
     resolved = _resolve_members(tenant, members or [])
     _save(group, tenant)
     _insert_members(tenant, group, resolved)
+    _touch_users(resolved.users)
     changes = {f: {"before": None, "after": v} for f, v in fields.items() if v not in ("", None)}
     if resolved:
         changes["members"] = {"before": [], "after": resolved.as_audit()}
@@ -208,6 +240,7 @@ def group_update(
         added |= _add_members(tenant, group, wanted)
     if added or removed:
         changes["members"] = {"added": sorted(map(str, added)), "removed": sorted(map(str, removed))}
+        _touch_users(added | removed)
 
     if not changes:
         return group
@@ -233,6 +266,10 @@ def group_update(
 def group_delete(*, tenant: Tenant, actor: Actor, group_id, expected_version: int | None = None) -> None:
     group = _lock(tenant, group_id, expected_version)
     member_count = Membership.objects.filter(group=group).count()
+    # Its parents lose a member and its direct user members a group: their versions change.
+    parents = Membership.objects.filter(member_group=group).values("group_id")
+    Group.objects.filter(pk__in=parents).update(version=F("version") + 1, updated_at=timezone.now())
+    _touch_users(Membership.objects.filter(group=group, member_user__isnull=False).values("member_user_id"))
     audit_record(
         tenant=tenant,
         actor=actor,

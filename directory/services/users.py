@@ -7,7 +7,7 @@ step with the multi-valued fields, and record one AuditEvent, all in one transac
 
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -146,14 +146,19 @@ def user_update(
     changes: dict[str, dict] = {}
     for field, value in fields.items():
         if field == "password":
-            if value:  # a password is never readable, so sending one always sets it
+            # Write-only: the client cannot read it back, but the hash tells whether it is the one
+            # already set. IdPs re-send it with every profile push (Okta's PUT with password sync),
+            # and sending the current password again is no change: no version bump, no audit event.
+            if value and not (user.password and check_password(value, user.password)):
                 changes["password"] = {"before": REDACTED, "after": REDACTED}
                 user.password = make_password(value)
             continue
         if field == "manager_id":
-            value = parse_id(value) if value is not None else None
-            if value != user.manager_id:
-                _check_manager(tenant, value, user.pk)
+            given, value = value, (parse_id(value) if value is not None else None)
+            if value != user.manager_id or (given is not None and value is None):
+                # An id that is not a UUID parses to None: refuse it rather than read it as "no
+                # manager", which would silently clear the current one.
+                _check_manager(tenant, given, user.pk)
         current = getattr(user, field)
         if current != value:
             changes[field] = {"before": _audit_value(field, current), "after": _audit_value(field, value)}
@@ -186,7 +191,15 @@ def user_update(
 @transaction.atomic
 def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None) -> None:
     """Delete as SCIM sees it: the user disappears from reads and groups; the row stays hidden
-    (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it."""
+    (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it.
+
+    Locks the user's groups before the user: a group write locks the group first and then the
+    member rows it changes, so the reverse order here would deadlock with a concurrent PATCH of
+    one of those groups naming this user (PostgreSQL aborts one of the two: a 500)."""
+    pk = parse_id(user_id)
+    if pk is not None:
+        in_groups = Membership.objects.filter(tenant=tenant, member_user_id=pk).values("group_id")
+        list(Group.objects.select_for_update().filter(pk__in=in_groups).order_by("pk").values_list("pk"))
     user = _lock(tenant, user_id, expected_version)
     now = timezone.now()
     groups = list(Membership.objects.filter(member_user=user).values_list("group_id", flat=True))

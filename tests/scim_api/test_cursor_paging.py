@@ -405,12 +405,14 @@ def test_an_expired_cursor_is_refused_with_expired_cursor(api, users, settings, 
     settings.SCIM_CURSOR_TIMEOUT = 60
     config = ok(api.get("/ServiceProviderConfig"))
     assert config["pagination"]["cursorTimeout"] == 60
+    issued = time.time()
+    # Signing reads the clock once, at issue: pin it, so that a slow machine cannot age the cursor.
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: issued))
     cursor = _next_cursor(api)
-    real = time.time
     # Time, as django.core.signing reads it, moves on: within cursorTimeout the cursor still works.
-    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: real() + 59))
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: issued + 59))
     assert ok(api.get("/Users", {"cursor": cursor, "count": 2}))["Resources"]
-    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: real() + 62))
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: issued + 62))
     body = assert_error(api.get("/Users", {"cursor": cursor, "count": 2}), "expiredCursor")
     assert "60 seconds" in body["detail"] and "cursor=" in body["detail"]
     # A forged cursor is invalid, not expired, however old.

@@ -5,10 +5,10 @@ answer ever carries a stack trace."""
 import json
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from directory.models import User
+from scim_api.schema import USER
 from tests.scim_api.conftest import (
     CORE_GROUP,
     CORE_USER,
@@ -114,13 +114,6 @@ def test_405_on_a_collection_lists_the_methods_it_has(scim):
     assert {m.strip() for m in response["Allow"].split(",")} == {"GET", "POST", "HEAD", "OPTIONS"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): scim_api/views.py ResourceDetailView defines post() only to answer 405, so "
-    "DRF's allowed_methods, and the Allow header of every /Users/<id> and /Groups/<id> response, "
-    "lists POST, which that URL refuses (RFC 9110 section 15.5.6: Allow lists the methods the target "
-    "resource supports).",
-)
 def test_405_on_a_resource_does_not_list_post_as_allowed(scim):
     alice = scim.create_user("alice@example.com")
     response = scim.post(f"/Users/{alice['id']}", _user(userName="x@example.com"))
@@ -306,13 +299,6 @@ def error_type(case: str) -> str:
     return "invalidSyntax" if case == "schemas not a list" else "invalidValue"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: scim_api/documents.py coerce_scalar turns any JSON number into a string for every "
-    "string attribute (a tolerance meant for employeeNumber), so userName 12345 is stored as "
-    '"12345" and answered 201; RFC 7643 section 2.3.1 makes userName a JSON string and the issue '
-    "lists 'userName as number' among the wrong types to refuse with 400 invalidValue.",
-)
 def test_user_name_as_a_number_is_refused(scim):
     before = snapshot()
     error = assert_scim_error(scim.post("/Users", _user(userName=12345)), 400, "invalidValue")
@@ -396,24 +382,18 @@ def test_a_malformed_patch_request_is_refused(scim, body):
 # --- Long values that the schema allows -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    reason="BUG (PostgreSQL): the schema (scim_api/schema.py _multi) allows multi-valued 'value' "
-    "sub-attributes up to 4096 characters, but directory/services/users.py _values_rows copies each "
-    "casefolded value into UserValue.value_key, a varchar(768): an emails/roles/entitlements value "
-    "longer than 768 characters makes PostgreSQL raise DataError and the request answer 500 (SQLite "
-    "does not enforce varchar lengths, so it passes there).",
-)
-def test_a_long_multi_valued_value_within_the_schema_limit_is_stored(scim):
-    long_value = "a" * 1000 + "@example.com"
-    response = scim.post(
-        "/Users",
-        _user(userName="alice@example.com", emails=[{"value": long_value}], roles=[{"value": "r" * 2000}]),
-    )
+def test_a_multi_valued_value_at_the_schema_limit_is_stored_and_one_more_character_refused(scim):
+    """The casefolded copy that is indexed (UserValue.value_key) has room for casefold's growth at
+    the schema's limit ("ß" folds to "ss"): no database error for any value the schema allows."""
+    limit = USER.schema.attribute("emails").sub("value").max_length
+    at_limit = "ß" * limit
+    response = scim.post("/Users", _user(userName="alice@example.com", emails=[{"value": at_limit}]))
     assert response.status_code == 201, response.content
-    assert body_of(response)["emails"] == [{"value": long_value}]
-    assert User.objects.get(pk=body_of(response)["id"]).emails == [{"value": long_value}]
+    assert User.objects.get(pk=body_of(response)["id"]).emails == [{"value": at_limit}]
+    before = snapshot()
+    response = scim.post("/Users", _user(userName="bob@example.com", emails=[{"value": at_limit + "ß"}]))
+    assert_scim_error(response, 400, "invalidValue", detail_contains=f"the limit is {limit}")
+    assert snapshot() == before
 
 
 # --- Unexpected failures --------------------------------------------------------------------------
@@ -448,23 +428,7 @@ def test_an_unexpected_exception_is_a_scim_500_without_a_stack_trace(scim, setti
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(
-    "debug",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG (minor, development only): with DEBUG on, a request whose Host is not in "
-                "ALLOWED_HOSTS fails in CommonMiddleware (request.get_host() raises DisallowedHost) "
-                "before any view, so scim_api.middleware.ScimErrorMiddleware.process_exception never "
-                "sees it and Django answers with its technical HTML page, traceback and settings "
-                "included, instead of a SCIM Error document (handler400 is only used with DEBUG off).",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("debug", [False, True])
 def test_a_disallowed_host_is_a_scim_400(scim, settings, debug):
     settings.DEBUG = debug
     client = Client(raise_request_exception=False)

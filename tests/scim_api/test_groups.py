@@ -514,14 +514,6 @@ def test_member_patch_syntax_errors(scim, people):
     assert snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: directory/services/groups.py group_delete deletes the group, and with it (CASCADE) "
-    "its Membership rows in parent groups, without bumping those parents' version/updated_at: a "
-    "parent's members change while its ETag and meta.lastModified do not, so If-None-Match answers "
-    "304 with the stale member list and If-Match lets a PUT built from it through (RFC 7644 section "
-    "3.14). Commit e338211 fixed the same fault for user deletion only.",
-)
 def test_deleting_a_nested_group_changes_its_parents_version(scim):
     child = scim.create_group("Child")
     parent = scim.create_group("Parent", members=[child["id"]])

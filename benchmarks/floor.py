@@ -1,0 +1,28 @@
+"""The floor: the cheapest useful request this server can answer, to compare SCIM scenarios with.
+
+A bare DRF view that reads one user row by primary key and returns two of its columns as JSON: no
+authentication, throttling, content negotiation of SCIM media types, filter parsing or SCIM
+rendering. It runs in the same processes, with the same middleware, settings and database
+connections as the SCIM endpoint, so ``scenario req/s ÷ floor req/s`` is the share of the
+framework's own throughput a scenario keeps. Mounted at ``/bench/floor/<uuid>`` only when
+``settings.BENCHMARK_FLOOR`` is true (``directory.settings_benchmark``).
+"""
+
+from directory.models import User
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class FloorView(APIView):
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    parser_classes = []
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request, user_id):
+        row = User.objects.filter(pk=user_id).values_list("id", "user_name").first()
+        if row is None:
+            return Response({"detail": "not found"}, status=404)
+        return Response({"id": str(row[0]), "userName": row[1]})

@@ -1,0 +1,23 @@
+"""Settings for the load benchmark (benchmarks/): production's settings, with three changes.
+
+- ``BENCHMARK_FLOOR``: mounts ``/bench/floor/<uuid>`` (benchmarks/floor.py), a bare DRF view doing
+  one primary-key lookup of a user, the "floor" every SCIM scenario's throughput is compared with.
+- ``SCIM_RATE_LIMIT_PER_MINUTE = 0``: a load test would otherwise measure the rate limiter's 429s.
+- Database connections are kept for the life of the worker process (``CONN_MAX_AGE = None``)
+  unless ``DATABASE_CONN_MAX_AGE`` says otherwise.
+
+Everything else is what ``directory.settings`` reads from the environment, so run it the way
+production runs (``ROSTER_ENV=production`` ...): ``benchmarks/serve.py`` does.
+"""
+
+import os
+
+from directory.settings import *  # noqa: F403
+from directory.settings import DATABASES
+
+BENCHMARK_FLOOR = True
+
+SCIM_RATE_LIMIT_PER_MINUTE = 0
+
+if not os.environ.get("DATABASE_CONN_MAX_AGE"):
+    DATABASES["default"]["CONN_MAX_AGE"] = None

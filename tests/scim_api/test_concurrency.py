@@ -1,0 +1,278 @@
+"""Concurrent SCIM writes against a real server (gunicorn, several worker processes) on PostgreSQL.
+
+Identity providers write in parallel: Okta and Entra push membership changes for one group from
+several threads, and retry a request whose answer timed out while the first attempt may still be
+running. Each test fires real HTTP requests from threads released together by a barrier and then
+checks the end state in the database: nothing lost, nothing duplicated, one version per effective
+change.
+"""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from directory.models import AuditEvent, Group, Membership, User, UserState
+from tests.scim_api.conftest import CORE_GROUP, CORE_USER, PATCH_URN
+from tests.support.live_server import live_server
+from tests.support.processes import direct_opener
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+WORKERS = 8
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    """One server for the module (it reads the test database; each test commits its own data)."""
+    with live_server(workers=WORKERS) as base:
+        yield base
+
+
+class Api:
+    def __init__(self, base: str, plaintext: str):
+        self.base, self.plaintext = f"{base}/scim/v2", plaintext
+
+    def __call__(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
+        request = urllib.request.Request(
+            self.base + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.plaintext}", "Content-Type": "application/scim+json"},
+        )
+        try:
+            with direct_opener().open(request, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        return status, json.loads(raw) if raw else None
+
+    def create(self, kind: str, body: dict) -> dict:
+        status, created = self("POST", f"/{kind}", body)
+        assert status == 201, created
+        return created
+
+    def read(self, kind: str, resource_id: str) -> dict:
+        status, body = self("GET", f"/{kind}/{resource_id}")
+        assert status == 200, body
+        return body
+
+
+@pytest.fixture
+def api(server, plaintext) -> Api:
+    return Api(server, plaintext)
+
+
+def at_once(count: int, request) -> list:
+    """Call ``request(i)`` for i in range(count), each on its own thread, all released together."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list = []
+
+    def run(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = request(i)
+        except BaseException as error:  # reported below, on the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def version(resource: dict) -> int:
+    return int(resource["meta"]["version"].removeprefix('W/"').removesuffix('"'))
+
+
+def patch_body(*operations) -> dict:
+    return {"schemas": [PATCH_URN], "Operations": list(operations)}
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_concurrent_member_adds_to_one_group_all_land(api, count):
+    """Entra's "Add" members shape ([T] Update Group), one member per request, all at once."""
+    group = api.create("Groups", {"schemas": [CORE_GROUP], "displayName": "Engineering"})
+    users = [
+        api.create("Users", {"schemas": [CORE_USER], "userName": f"u{i}@example.com"})["id"]
+        for i in range(count)
+    ]
+
+    def add(i):
+        operation = {"op": "Add", "path": "members", "value": [{"$ref": None, "value": users[i]}]}
+        return api("PATCH", f"/Groups/{group['id']}", patch_body(operation))
+
+    statuses = [status for status, _ in at_once(count, add)]
+    assert all(status in (200, 204) for status in statuses), statuses
+    body = api.read("Groups", group["id"])
+    assert {m["value"] for m in body["members"]} == set(users)
+    assert Membership.objects.filter(group_id=group["id"]).count() == count
+    assert version(body) == 1 + count  # one version per effective PATCH
+    assert AuditEvent.objects.filter(target_id=group["id"], action="group.updated").count() == count
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_concurrent_patches_of_one_user_all_land(api, count):
+    """Each request adds another email (and the first also sets the title): a PATCH applies its
+    operations to the user as it is when it writes, so none writes back a stale copy of another's
+    change (lost update)."""
+    user = api.create("Users", {"schemas": [CORE_USER], "userName": "pat@example.com"})
+
+    def add(i):
+        operations = [
+            {"op": "add", "path": "emails", "value": [{"value": f"pat{i}@example.com", "type": "other"}]}
+        ]
+        if i == 0:
+            operations.append({"op": "replace", "path": "title", "value": "Engineer"})
+        return api("PATCH", f"/Users/{user['id']}", patch_body(*operations))
+
+    statuses = [status for status, _ in at_once(count, add)]
+    assert statuses == [200] * count
+    body = api.read("Users", user["id"])
+    assert sorted(e["value"] for e in body["emails"]) == sorted(f"pat{i}@example.com" for i in range(count))
+    assert body["title"] == "Engineer"
+    assert version(body) == 1 + count
+
+
+def test_a_concurrent_rename_and_member_change_both_land(api):
+    """Okta re-sends the group-name PATCH with every membership change; the two race."""
+    group = api.create("Groups", {"schemas": [CORE_GROUP], "displayName": "Name 0"})
+    users = [
+        api.create("Users", {"schemas": [CORE_USER], "userName": f"u{i}@example.com"})["id"]
+        for i in range(10)
+    ]
+    for round_ in range(10):
+        rename = patch_body(
+            {"op": "replace", "value": {"id": group["id"], "displayName": f"Name {round_ + 1}"}}
+        )
+        add = patch_body({"op": "add", "path": "members", "value": [{"value": users[round_]}]})
+        results = at_once(
+            2, lambda i, rename=rename, add=add: api("PATCH", f"/Groups/{group['id']}", (rename, add)[i])
+        )
+        assert all(status in (200, 204) for status, _ in results), results
+        row = Group.objects.get(pk=group["id"])
+        assert row.display_name == f"Name {round_ + 1}"
+        assert set(
+            map(str, Membership.objects.filter(group=row).values_list("member_user_id", flat=True))
+        ) == set(users[: round_ + 1])
+        assert row.version == 1 + 2 * (round_ + 1)
+
+
+@pytest.mark.parametrize("count", [2, 10])
+def test_concurrent_creates_of_one_user_name_make_one_user(api, tenant, count):
+    """An IdP retrying a create after a timeout while the first attempt still runs: exactly one
+    201, the others 409 uniqueness (RFC 7644 section 3.3), never a second row. The userName
+    differs only in case between attempts, which is the same userName (caseExact false)."""
+
+    def create(i):
+        user_name = "Pat@Example.com" if i % 2 else "pat@example.com"
+        return api("POST", "/Users", {"schemas": [CORE_USER], "userName": user_name, "displayName": "Pat"})
+
+    results = at_once(count, create)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [409] * (count - 1), results
+    for status, body in results:
+        if status == 409:
+            assert (body["status"], body["scimType"]) == ("409", "uniqueness")
+    rows = User.objects.filter(tenant=tenant, user_name_key="pat@example.com").exclude(
+        state=UserState.DELETED
+    )
+    assert rows.count() == 1
+    assert AuditEvent.objects.filter(tenant=tenant, action="user.created").count() == 1
+    _, listed = api("GET", "/Users?filter=userName%20eq%20%22pat%40example.com%22")
+    assert listed["totalResults"] == 1
+
+
+def test_a_retried_patch_leaves_the_same_end_state(api):
+    """The same PATCH sent twice, one after the other and then twice at once (a retry racing
+    the original): the end state is that of one PATCH, and so is the version."""
+    user = api.create("Users", {"schemas": [CORE_USER], "userName": "pat@example.com"})
+    member = api.create("Users", {"schemas": [CORE_USER], "userName": "member@example.com"})
+    group = api.create("Groups", {"schemas": [CORE_GROUP], "displayName": "Engineering"})
+    user_patch = patch_body(
+        {
+            "op": "add",
+            "path": "emails",
+            "value": [{"value": "pat@example.com", "type": "work", "primary": True}],
+        },
+        {"op": "replace", "path": "title", "value": "Engineer"},
+        {"op": "Replace", "path": "active", "value": "False"},
+    )
+    group_patch = patch_body(
+        {"op": "replace", "value": {"id": group["id"], "displayName": "Engineering (all)"}},
+        {"op": "add", "path": "members", "value": [{"value": member["id"]}]},
+    )
+
+    assert api("PATCH", f"/Users/{user['id']}", user_patch)[0] == 200
+    once = api.read("Users", user["id"])
+    assert api("PATCH", f"/Users/{user['id']}", user_patch)[0] == 200
+    assert api.read("Users", user["id"]) == once
+    assert version(once) == 2
+
+    assert api("PATCH", f"/Groups/{group['id']}", group_patch)[0] in (200, 204)
+    once = api.read("Groups", group["id"])
+    assert api("PATCH", f"/Groups/{group['id']}", group_patch)[0] in (200, 204)
+    assert api.read("Groups", group["id"]) == once
+    assert version(once) == 2
+
+    racer = api.create("Users", {"schemas": [CORE_USER], "userName": "racer@example.com"})
+    results = at_once(2, lambda i: api("PATCH", f"/Users/{racer['id']}", user_patch))
+    assert [status for status, _ in results] == [200, 200]
+    raced = api.read("Users", racer["id"])
+    assert {k: raced[k] for k in ("emails", "title", "active")} == {
+        "emails": [{"value": "pat@example.com", "type": "work", "primary": True}],
+        "title": "Engineer",
+        "active": False,
+    }
+    assert version(raced) == 2
+
+    other = api.create("Groups", {"schemas": [CORE_GROUP], "displayName": "Other"})
+    racing_group_patch = json.loads(json.dumps(group_patch).replace(group["id"], other["id"]))
+    results = at_once(2, lambda i: api("PATCH", f"/Groups/{other['id']}", racing_group_patch))
+    assert all(status in (200, 204) for status, _ in results), results
+    raced = api.read("Groups", other["id"])
+    assert raced["displayName"] == "Engineering (all)"
+    assert [m["value"] for m in raced["members"]] == [member["id"]]
+    assert version(raced) == 2
+
+
+@pytest.mark.parametrize("op", ["remove", "add"])
+def test_deleting_a_user_while_a_group_patch_names_it(api, op):
+    """An IdP deprovisions a user (Entra DELETEs it) while another thread changes a group's members
+    naming that user. Both writes touch the user, its memberships and the groups: neither may
+    fail with a database deadlock (a 500), and the group must not keep or gain the deleted user.
+    Rounds repeat the race; the user is also in a second group that the delete must update."""
+    for round_ in range(10):
+        user = api.create("Users", {"schemas": [CORE_USER], "userName": f"leaver{round_}@example.com"})
+        stay = api.create("Users", {"schemas": [CORE_USER], "userName": f"stayer{round_}@example.com"})
+        members = [{"value": user["id"]}] if op == "remove" else []
+        group = api.create(
+            "Groups", {"schemas": [CORE_GROUP], "displayName": f"G{round_}", "members": members}
+        )
+        api.create(
+            "Groups",
+            {"schemas": [CORE_GROUP], "displayName": f"H{round_}", "members": [{"value": user["id"]}]},
+        )
+        body = patch_body(
+            {"op": op, "path": "members", "value": [{"value": user["id"]}, {"value": stay["id"]}]}
+        )
+
+        def write(i, user=user, group=group, body=body):
+            if i == 0:
+                return api("DELETE", f"/Users/{user['id']}")
+            return api("PATCH", f"/Groups/{group['id']}", body)
+
+        (deleted, _), (patched, error) = at_once(2, write)
+        assert deleted == 204
+        # The PATCH lands before the delete (200/204), or after it, when adding a deleted user is
+        # refused like any unknown member (400 invalidValue).
+        assert patched in (200, 204) or (patched, error["scimType"]) == (400, "invalidValue"), error
+        assert not Membership.objects.filter(member_user_id=user["id"]).exists()
+        expected = {stay["id"]} if op == "add" and patched != 400 else set()
+        assert {m["value"] for m in api.read("Groups", group["id"]).get("members", [])} == expected
