@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, Value
+from django.db.models.fields.json import KT
 from django.db.models.functions import Left, Lower, Right, StrIndex
 from django.db.models.lookups import (
     Contains,
@@ -510,11 +511,13 @@ def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) 
     if not case_exact and isinstance(value, str):
         if key is not None:
             return Q(**{f"{key}__{lookup}": casefold_key(value)})
+        # A sub-attribute read from JSON (data__locality) as text: PostgreSQL has no LOWER(jsonb).
+        text = KT(field) if field.startswith("data__") else F(field)
         if connection.vendor == "sqlite":
-            return Q(_LOOKUPS[lookup](CaseFold(field), casefold_key(value)))
+            return Q(_LOOKUPS[lookup](CaseFold(text), casefold_key(value)))
         if lookup in _INSENSITIVE:
             return Q(**{f"{field}__{_INSENSITIVE[lookup]}": value})
-        return Q(_ORDERING_LOOKUPS[lookup](Lower(field), value.lower()))
+        return Q(_ORDERING_LOOKUPS[lookup](Lower(text), value.lower()))
     if isinstance(value, str) and op in SUBSTRING and connection.vendor == "sqlite":
         # SQLite's LIKE ignores ASCII case, so case-exact substring tests use instr/substr there.
         if op == CompareOperator.co:

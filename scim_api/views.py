@@ -266,9 +266,9 @@ class ResourceDetailView(ResourceView):
         if header is None or header.strip() == "*":
             return None
         match = _ETAG.match(header.split(",")[0])
-        if not match:
-            raise PreconditionFailed(f"If-Match {header!r} is not an entity tag this server issued.")
-        return int(match.group("version"))
+        # A tag this server never issued matches no version: 412, once the resource is found
+        # (a missing one is 404 first, as in /Bulk).
+        return int(match.group("version")) if match else -1
 
 
 def _matches(header: str | None, version: int) -> bool:

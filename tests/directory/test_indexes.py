@@ -46,7 +46,7 @@ LOOKUPS = {
     'displayName sw "User 3133"': (["user_display_name_prefix"], 11),
     # user7777@ and user77770@ to user77779@.
     'userName co "ER7777"': (["user_user_name_trgm"], 11),
-    'emails.value co "er7777@"': (["user_value_key_trgm"], 11),
+    'emails.value co "er7777"': (["user_value_key_trgm"], 11),
 }
 
 
