@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     def new_client() -> HttpClient:
         return HttpClient(args.base_url, args.token, timeout=args.timeout, insecure=args.insecure)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     client = new_client()
     check = client.get("/Users", count=1)
     if not check.ok:
@@ -181,12 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     for size, group in groups.items():
         print(f"[seed] group {dataset.group_name(size)}: {group['members']:,} members")
     if args.seed_only:
-        return 0
-    rng = random.Random(f"sample-{args.users}")
-    sample = seeder.sample_ids(args.users, args.sample, rng)
-    print(f"[run] {len(sample):,} user ids sampled for get/patch/put", flush=True)
-
-    path = floor_template(args, client, sample[0][1] if sample else None)
+        args.scenarios, sample, path = [], [], None
+    else:
+        rng = random.Random(f"sample-{args.users}")
+        sample = seeder.sample_ids(args.users, args.sample, rng)
+        print(f"[run] {len(sample):,} user ids sampled for get/patch/put", flush=True)
+        path = floor_template(args, client, sample[0][1] if sample else None)
     ctx = Context(
         new_client=new_client,
         dataset=dataset,
@@ -201,14 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     # Scenarios, each round right after a floor round -------------------------------------------
     per_round = (args.duration + args.warmup) * (2 if path else 1)
     estimate = len(args.scenarios) * args.rounds * per_round
-    print(
-        f"[run] {len(args.scenarios)} scenarios × {args.rounds} rounds at concurrency {args.concurrency}: "
-        f"about {estimate / 60:.1f} min",
-        flush=True,
-    )
+    if args.scenarios:
+        print(
+            f"[run] {len(args.scenarios)} scenarios × {args.rounds} rounds at concurrency "
+            f"{args.concurrency}: about {estimate / 60:.1f} min",
+            flush=True,
+        )
     results: dict[str, dict] = {}
     started = time.monotonic()
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     for name in args.scenarios:
         scenario = SCENARIOS[name]
         runs, floors = [], []
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",
             flush=True,
         )
-    print(f"[run] scenarios took {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    if args.scenarios:
+        print(f"[run] scenarios took {(time.monotonic() - started) / 60:.1f} min", flush=True)
 
     # Report --------------------------------------------------------------------------------------
     loads = [

@@ -142,7 +142,7 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
         f"### {meta['users']:,} users, {meta['date']}",
         "",
         f"- machine: {meta['machine']}; 1-minute load average {_num(meta['load_1min']['before'])} "
-        f"before, median {_num(meta['load_1min']['median_during'])} and at most "
+        f"at the start, median {_num(meta['load_1min']['median_during'])} and at most "
         f"{_num(meta['load_1min']['max_during'])} at the end of a round",
         f"- commit: `{meta['commit']}`",
         f"- command: `{meta['command']}`",
@@ -161,11 +161,12 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
             f"| {s['what']} | {s['method']} | {s['created']:,} | {s['existed']:,} | "
             f"{s['seconds']:,.1f} | {_num(s['per_second'], '{:,.0f}')} | {_errors(s['errors'])} |"
         )
-    lines += [
-        "",
-        "| scenario | req/s | floor req/s | × floor | p50 ms | p95 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
+    if results:
+        lines += [
+            "",
+            "| scenario | req/s | floor req/s | × floor | p50 ms | p95 ms | p99 ms | errors |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
     for name, row in results.items():
         label = name if row["latency_of"] in ("every request", name) else f"{name} ({row['latency_of']})"
         lines.append(

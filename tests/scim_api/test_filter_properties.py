@@ -103,13 +103,12 @@ def _email():
 
 
 def _one_primary(emails: list[dict]) -> list[dict]:
-    seen = False
-    for email in emails:
-        if email.get("primary"):
-            if seen:
-                del email["primary"]
-            seen = True
-    return emails
+    """At most one element may be primary (the API refuses more): keep the first."""
+    first = next((i for i, email in enumerate(emails) if email.get("primary")), None)
+    return [
+        email if i == first else {k: v for k, v in email.items() if k != "primary"} or {"type": "other"}
+        for i, email in enumerate(emails)
+    ]
 
 
 _user = st.fixed_dictionaries(
@@ -325,6 +324,7 @@ PROPERTY_SETTINGS = settings(
 
 
 @pytest.mark.django_db
+@pytest.mark.timeout(900)  # room to shrink a failure to its smallest example
 @PROPERTY_SETTINGS
 @given(data=st.data(), documents=users_strategy)
 def test_compiled_filters_select_what_the_reference_evaluator_selects(tenant, system_actor, data, documents):

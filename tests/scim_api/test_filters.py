@@ -726,15 +726,16 @@ def test_sub_attributes_without_a_column_of_their_own(api):
 
 
 def _paths(resource_type) -> list[str]:
-    """Every attribute and sub-attribute path of a resource type, core ones plain and URN-qualified."""
+    """Every attribute and sub-attribute path of a resource type (extensions' by URN), and a value
+    path over every sub-attribute of each multi-valued attribute."""
     from scim_api.schema import COMMON
 
     paths = []
     for schema in (*resource_type.schemas, COMMON):
-        prefix = "" if schema.id == "common" else f"{schema.id}:"
+        prefix = f"{schema.id}:" if schema in resource_type.extensions else ""
         for attribute in schema.attributes:
             names = [attribute.name] + [f"{attribute.name}.{sub.name}" for sub in attribute.sub_attributes]
-            paths += names + ([f"{prefix}{n}" for n in names] if prefix else [])
+            paths += [f"{prefix}{name}" for name in names]
             if attribute.multi_valued:
                 paths += [
                     f"{attribute.name}[{sub.name} {{op}} {{value}}]" for sub in attribute.sub_attributes
@@ -742,8 +743,8 @@ def _paths(resource_type) -> list[str]:
     return paths
 
 
-VALUES = ['"x"', '""', '"X%_"', "1", "-1.5", "true", "false", "null", '"2024-01-31T12:00:00Z"',
-          '"0190a0b0-0000-7000-8000-000000000000"', '"W/\\"1\\""']  # fmt: skip
+VALUES = ['"X%_"', '""', "-1.5", "true", "null", '"2024-01-31T12:00:00Z"',
+          '"0190a0b0-0000-7000-8000-000000000000"']  # fmt: skip
 OPERATORS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
 
 
@@ -752,31 +753,41 @@ OPERATORS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
 def test_every_attribute_operator_and_value_runs_or_is_refused(people, groups, tenant, resource):
     """Each attribute of the schema registry with each operator and each kind of value, negated
     too: the compiled query runs on the database, or the filter is refused with invalidFilter.
-    Never another exception (a 500)."""
+    Never another exception (a 500). One query per attribute, then one per filter if it fails."""
     from directory.models import Group
     from directory.selectors import users_visible
     from scim_api.errors import InvalidFilter
-    from scim_api.filters import compile_filter
+    from scim_api.filters import MATCH_NONE, compile_filter
     from scim_api.schema import RESOURCE_TYPES
 
     resource_type = RESOURCE_TYPES[resource]
     queryset = users_visible(tenant=tenant) if resource == "User" else Group.objects.filter(tenant=tenant)
     refused = ran = 0
     for path in _paths(resource_type):
-        texts = [path.replace("{op}", "pr").replace(" {value}", "")] if "{op}" in path else [f"{path} pr"]
-        for op in OPERATORS:
-            for value in VALUES:
-                if "{op}" in path:
-                    texts.append(path.format(op=op, value=value))
-                else:
-                    texts.append(f"{path} {op} {value}")
+        if "{op}" in path:
+            texts = [path.replace("{op}", "pr").replace(" {value}", "")]
+            texts += [path.format(op=op, value=value) for op in OPERATORS for value in VALUES]
+        else:
+            texts = [f"{path} pr"] + [f"{path} {op} {value}" for op in OPERATORS for value in VALUES]
+        compiled = {}
         for text in texts:
-            for variant in (text, f"not ({text})", f"{text} or id pr"):
+            try:
+                compiled[text] = compile_filter(resource_type, text)
+            except InvalidFilter:
+                refused += 1
+                continue
+            compiled[f"not ({text})"] = compile_filter(resource_type, f"not ({text})")
+        ran += len(compiled)
+        condition = MATCH_NONE
+        for q in compiled.values():
+            condition |= q
+        try:
+            list(queryset.filter(condition).values_list("pk", flat=True))
+        except Exception:
+            for text, q in compiled.items():  # name the filter that fails
                 try:
-                    condition = compile_filter(resource_type, variant)
-                except InvalidFilter:
-                    refused += 1
-                    continue
-                list(queryset.filter(condition).values_list("pk", flat=True))
-                ran += 1
-    assert ran > 100 and refused > 100
+                    list(queryset.filter(q).values_list("pk", flat=True))
+                except Exception as error:
+                    raise AssertionError(f"{text!r} fails on the database: {error!r}") from error
+            raise
+    assert ran > 200 and refused > 200, (ran, refused)
