@@ -16,6 +16,8 @@ or is too large is refused with ``invalidFilter``; nothing is ever treated as "m
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -114,11 +116,31 @@ def compile_filter(resource_type: ResourceType, text: str) -> Q:
     try:
         tree = ScimFilter(text).ast
     except InvalidFilterException as error:
-        raise InvalidFilter(f"The filter {text!r} is not valid: {error.detail}.") from None
+        tree = _bare_word_comparison(text)
+        if tree is None:
+            raise InvalidFilter(f"The filter {text!r} is not valid: {error.detail}.") from None
     nodes = _count(tree)
     if nodes > MAX_NODES:
         raise InvalidFilter(f"The filter has {nodes} expressions; the limit is {MAX_NODES}.")
     return QueryCompiler(resource_type).visit(tree)
+
+
+# One comparison whose value is a bare word: Microsoft's SCIM guide prints
+# `filter=externalId eq jyoung`. Only this whole-filter form is read, as the quoted string.
+_BARE_WORD = re.compile(
+    r"^\s*(?P<path>[\w:.$-]+)\s+(?P<op>eq|ne|co|sw|ew)\s+(?P<word>[^\s\"'()\[\]]+)\s*$", re.I
+)
+
+
+def _bare_word_comparison(text: str):
+    match = _BARE_WORD.match(text)
+    if match is None or match.group("word").lower() in ("true", "false", "null"):
+        return None
+    quoted = f"{match.group('path')} {match.group('op')} {json.dumps(match.group('word'))}"
+    try:
+        return ScimFilter(quoted).ast
+    except InvalidFilterException:
+        return None
 
 
 def _count(node) -> int:

@@ -203,6 +203,7 @@ class RootSearchView(SearchView):
             )
         start, count = page_bounds(params)
         total, resources, skip = 0, [], start - 1
+        unknown = []
         for handler in RESOURCES.values():
             queryset = handler.queryset(self.tenant)
             if params.get("filter"):
@@ -211,6 +212,7 @@ class RootSearchView(SearchView):
                 except InvalidFilter as error:
                     if "is not an attribute of" not in error.detail:
                         raise
+                    unknown.append(error)
                     continue
             matched = queryset.count()
             total += matched
@@ -222,6 +224,10 @@ class RootSearchView(SearchView):
                 )
                 resources += handler.render_many(self.tenant, items, projection, self.base_url)
             skip = max(0, skip - matched)
+        if unknown and len(unknown) == len(RESOURCES):
+            raise InvalidFilter(
+                f"No resource type has that attribute: {'; '.join(e.detail for e in unknown)}"
+            )
         return Response(
             {
                 "schemas": [LIST_RESPONSE],

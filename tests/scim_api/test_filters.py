@@ -791,3 +791,13 @@ def test_every_attribute_operator_and_value_runs_or_is_refused(people, groups, t
                     raise AssertionError(f"{text!r} fails on the database: {error!r}") from error
             raise
     assert ran > 200 and refused > 200, (ran, refused)
+
+
+def test_root_search_on_an_attribute_no_resource_type_has_is_invalid_filter(scim):
+    response = scim.post(
+        "/.search",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'nosuch eq "x"'},
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"
+    assert "nosuch" in response.json()["detail"]

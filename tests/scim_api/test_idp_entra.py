@@ -181,15 +181,9 @@ def test_a_user_name_with_a_space_is_found_through_plus_encoding(scim):
     assert [r["id"] for r in body_of(response)["Resources"]] == [user["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "QUIRK: [T] Example 1 prints `filter=externalId eq jyoung` (unquoted value, invalid per the "
-        "RFC 7644 3.4.2.2 ABNF; Microsoft calls it 'an example only'). scim_api/filters.py refuses it "
-        "with 400 invalidFilter; accepting a bare word as a string would be a lenient fallback there."
-    ),
-)
 def test_query_by_unquoted_external_id(scim):
+    """[T] Example 1 prints `filter=externalId eq jyoung`, unquoted (invalid per the RFC 7644
+    section 3.4.2.2 ABNF): a lone comparison with a bare word is read as the quoted string."""
     created = replay(scim, "example2-create-user")
     assert created.status_code == 201, created.content
     response = replay(scim, "example1-query-user-by-externalid-unquoted")
