@@ -102,3 +102,35 @@ def group_members(*, tenant: Tenant, group_id) -> list[tuple[str, uuid.UUID, str
     return [("User", pk, display or user_name) for pk, display, user_name in users] + [
         ("Group", pk, display) for pk, display in groups
     ]
+
+
+def _closure(step, start) -> set:
+    """Everything reachable from ``start`` by repeating ``step`` (ids -> ids), start excluded
+    unless reached again; one query per level of nesting, safe against cycles."""
+    found, frontier = set(), set(start)
+    while frontier:
+        frontier = set(step(frontier)) - found
+        found |= frontier
+    return found
+
+
+def group_ancestors(*, tenant: Tenant, group_ids) -> set:
+    """Every group that contains one of ``group_ids``, directly or through nesting."""
+    return _closure(
+        lambda ids: Membership.objects.filter(tenant=tenant, member_group_id__in=ids).values_list(
+            "group_id", flat=True
+        ),
+        group_ids,
+    )
+
+
+def group_descendants(*, group_id, tenant: Tenant | None = None) -> set:
+    """The group and every group nested in it, at any depth. Group ids are unique across
+    tenants, so the walk stays in the group's tenant; ``tenant`` only narrows the queries."""
+    scope = Membership.objects.filter(tenant=tenant) if tenant is not None else Membership.objects.all()
+    return {group_id} | _closure(
+        lambda ids: scope.filter(group_id__in=ids, member_group__isnull=False).values_list(
+            "member_group_id", flat=True
+        ),
+        {group_id},
+    )

@@ -51,7 +51,7 @@ from scim2_models.path import (
 )
 
 from directory.models import Membership, UserValue, casefold_key
-from directory.selectors import parse_id
+from directory.selectors import group_descendants, parse_id
 from scim_api.errors import InvalidFilter
 from scim_api.schema import Attribute, AttributePath, ResourceType
 
@@ -477,7 +477,7 @@ def _group_condition(sub: str, op, value, present: bool, label: str) -> Q:
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
         pk = _exact_id(value)
-        q = Q(group_id__in=_with_descendants(pk)) if pk else MATCH_NONE
+        q = Q(group_id__in=group_descendants(group_id=pk)) if pk else MATCH_NONE
         return q if op == CompareOperator.eq else ~q
     if sub == "display":
         assigned = ~Q(group__display_name="")
@@ -503,22 +503,6 @@ def _exact_id(value) -> uuid.UUID | None:
     hyphenated), where ``parse_id`` also reads upper case, braces and ``urn:uuid:``."""
     pk = parse_id(value) if isinstance(value, str) else None
     return pk if pk is not None and str(pk) == value else None
-
-
-def _with_descendants(group_id) -> set:
-    """The group and every group nested in it, at any depth."""
-    found, frontier = {group_id}, {group_id}
-    while frontier:
-        frontier = (
-            set(
-                Membership.objects.filter(group_id__in=frontier, member_group__isnull=False).values_list(
-                    "member_group_id", flat=True
-                )
-            )
-            - found
-        )
-        found |= frontier
-    return found
 
 
 def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) -> Q:

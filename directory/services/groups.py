@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from directory.models import Group, Membership, Tenant, User, UserState
-from directory.selectors import parse_id
+from directory.selectors import group_ancestors, parse_id
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 
@@ -93,17 +93,7 @@ def _check_no_cycle(tenant: Tenant, group: Group, child_groups) -> None:
         return
     if group.pk in child_groups:
         raise InvalidReference("A group cannot be a member of itself.")
-    ancestors, frontier = set(), {group.pk}
-    while frontier:
-        frontier = (
-            set(
-                Membership.objects.filter(tenant=tenant, member_group_id__in=frontier).values_list(
-                    "group_id", flat=True
-                )
-            )
-            - ancestors
-        )
-        ancestors |= frontier
+    ancestors = group_ancestors(tenant=tenant, group_ids={group.pk})
     looped = ancestors & set(child_groups)
     if looped:
         raise InvalidReference(f"Adding group {next(iter(looped))} would make the groups contain each other.")
