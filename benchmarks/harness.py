@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         return HttpClient(args.base_url, args.token, timeout=args.timeout, insecure=args.insecure)
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    commit_at_start = commit()  # the work tree may move while the run goes on
     client = new_client()
     check = client.get("/Users", count=1)
     if not check.ok:
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "date": now.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "commit": commit(),
+        "commit": commit_at_start,
         "command": redacted_command(argv),
         "base_url": args.base_url,
         "server": server + (", floor at /bench/floor" if path else ", no floor endpoint"),

@@ -3,7 +3,7 @@
 import uuid
 from collections import defaultdict
 
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 
 from directory.models import Group, Membership, Tenant, User, UserState
 from directory.services.errors import DoesNotExist
@@ -18,11 +18,16 @@ def parse_id(value: str) -> uuid.UUID | None:
 
 def users_visible(*, tenant: Tenant) -> QuerySet[User]:
     """The tenant's users as SCIM sees them: deleted users are hidden rows until purge."""
-    return (
-        User.objects.filter(tenant=tenant)
-        .exclude(state=UserState.DELETED)
-        .annotate(manager_display=F("manager__display_name"))
-    )
+    return User.objects.filter(tenant=tenant).exclude(state=UserState.DELETED)
+
+
+def manager_names(*, tenant: Tenant, users) -> dict:
+    """``{manager_id: displayName}`` for the managers of ``users``; no query when none has one.
+    Read per page rather than joined into the listing, so that counting a listing joins nothing."""
+    ids = {u.manager_id for u in users if u.manager_id}
+    if not ids:
+        return {}
+    return dict(User.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "display_name"))
 
 
 def user_get(*, tenant: Tenant, user_id: str) -> User:

@@ -100,11 +100,22 @@ def page_bounds(params) -> tuple[int, int]:
     return start, min(max(count, 0), settings.SCIM_MAX_PAGE_SIZE)
 
 
+# From this offset on, a page is read as ids first (from the index alone), then their rows: the
+# database skips the offset over narrow index entries instead of whole rows.
+DEFERRED_JOIN_OFFSET = 1000
+
+
 def index_page(queryset: QuerySet, params) -> Page:
     start, count = page_bounds(params)
     total = queryset.count()
-    items = list(queryset[start - 1 : start - 1 + count]) if count and start <= total else []
-    return Page(total=total, start_index=start, items=items)
+    if not count or start > total:
+        return Page(total=total, start_index=start, items=[])
+    window = slice(start - 1, start - 1 + count)
+    if start - 1 < DEFERRED_JOIN_OFFSET:
+        return Page(total=total, start_index=start, items=list(queryset[window]))
+    ids = list(queryset.values_list("pk", flat=True)[window])
+    rows = queryset.model.objects.in_bulk(ids)
+    return Page(total=total, start_index=start, items=[rows[pk] for pk in ids if pk in rows])
 
 
 # Cursor-based paging (RFC 9865).

@@ -70,20 +70,23 @@ class UserResource:
             if projection.includes("groups")
             else {}
         )
-        return [projection.apply(self._document(u, groups.get(u.pk, []), base_url)) for u in users]
+        managers = selectors.manager_names(tenant=tenant, users=users)
+        return [
+            projection.apply(self._document(u, groups.get(u.pk, []), managers.get(u.manager_id), base_url))
+            for u in users
+        ]
 
     def render(self, tenant, user, projection: Projection, base_url: str) -> dict:
         return self.render_many(tenant, [user], projection, base_url)[0]
 
-    def _document(self, user: User, groups: list, base_url: str) -> dict:
+    def _document(self, user: User, groups: list, manager_name: str | None, base_url: str) -> dict:
         doc = document_from_instance(USER, user)
         enterprise = doc.get(ENTERPRISE_USER)
         if enterprise and "manager" in enterprise:
             manager = enterprise["manager"]
             manager["$ref"] = f"{base_url}/Users/{manager['value']}"
-            display = getattr(user, "manager_display", None)
-            if display:
-                manager["displayName"] = display
+            if manager_name:
+                manager["displayName"] = manager_name
         if groups:
             doc["groups"] = [
                 {"value": str(pk), "$ref": f"{base_url}/Groups/{pk}", "display": name, "type": kind}

@@ -122,6 +122,10 @@ class User(Versioned):
         ]
         indexes = [
             models.Index(fields=["tenant", "id"], name="user_tenant_id"),
+            # Listing and counting visible users read this index alone (index-only scans).
+            models.Index(
+                fields=["tenant", "id"], condition=~Q(state=UserState.DELETED), name="user_visible_by_id"
+            ),
             models.Index(fields=["tenant", "external_id"], name="user_tenant_external_id"),
             models.Index(fields=["tenant", "display_name_key"], name="user_tenant_display_name"),
             models.Index(fields=["tenant", "updated_at"], name="user_tenant_updated"),

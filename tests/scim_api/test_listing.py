@@ -117,3 +117,23 @@ def test_deleted_users_are_neither_listed_nor_counted(scim, users):
     body = page(scim, "")
     assert body["totalResults"] == 6
     assert users[0]["id"] not in _ids(body)
+
+
+def test_deep_pages_read_ids_first_and_return_the_same_pages(scim, monkeypatch):
+    """Past DEFERRED_JOIN_OFFSET a page is read as ids, then rows: same users, same order."""
+    for n in range(12):
+        scim.create_user(f"user{n:02}@example.com", title="Engineer" if n % 2 else None)
+    queries = [
+        "/Users?startIndex={}&count=4",
+        "/Users?startIndex={}&count=4&sortBy=title&sortOrder=descending",
+    ]
+    expected = {
+        q: [[r["id"] for r in body_of(scim.get(q.format(i)))["Resources"]] for i in (1, 5, 9)]
+        for q in queries
+    }
+    monkeypatch.setattr("scim_api.paging.DEFERRED_JOIN_OFFSET", 2)
+    for query in queries:
+        pages = [[r["id"] for r in body_of(scim.get(query.format(i)))["Resources"]] for i in (1, 5, 9)]
+        assert pages == expected[query]
+        seen = [user_id for page in pages for user_id in page]
+        assert len(seen) == len(set(seen)) == 12
