@@ -3,7 +3,7 @@
 import uuid
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from directory.models import Group, Membership, Tenant, User, UserState
 from directory.services.errors import DoesNotExist
@@ -49,23 +49,29 @@ def group_get(*, tenant: Tenant, group_id: str) -> Group:
 def groups_of_users(*, tenant: Tenant, user_ids: list) -> dict:
     """Each user's groups: ``{user_id: [(group_id, display_name, "direct" | "indirect")]}``.
 
-    Direct memberships in one query, then one query per level of group nesting (usually none).
+    Direct memberships in one query, each flagged with whether its group sits in another group;
+    only then one query per level of nesting.
     """
-    direct = Membership.objects.filter(tenant=tenant, member_user_id__in=user_ids).values_list(
-        "member_user_id", "group_id", "group__display_name"
+    nested = Membership.objects.filter(member_group_id=OuterRef("group_id"))
+    direct = (
+        Membership.objects.filter(tenant=tenant, member_user_id__in=user_ids)
+        .annotate(nested=Exists(nested))
+        .values_list("member_user_id", "group_id", "group__display_name", "nested")
     )
     result: dict = defaultdict(list)
     names: dict = {}
     parents_of_user: dict = defaultdict(set)
-    for user_id, group_id, name in direct:
+    frontier = set()
+    for user_id, group_id, name, has_parent in direct:
         result[user_id].append((group_id, name, "direct"))
         names[group_id] = name
         parents_of_user[user_id].add(group_id)
+        if has_parent:
+            frontier.add(group_id)
     # Walk up the nesting: ancestors[g] = every group that contains g, directly or not.
     ancestors: dict = defaultdict(set)
-    frontier = set(names)
     edges: dict = defaultdict(set)  # child group -> parent groups
-    seen = set(frontier)
+    seen = set(names)  # direct groups without a parent need no walk
     while frontier:
         rows = Membership.objects.filter(tenant=tenant, member_group_id__in=frontier).values_list(
             "member_group_id", "group_id", "group__display_name"

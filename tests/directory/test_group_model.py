@@ -78,3 +78,18 @@ def test_tenant_update_records_only_real_changes(tenant, system_actor):
     tenant_update(tenant=tenant, actor=Actor.system("t"), name="Acme Corp")
     event = tenant.audit_events.get(action="tenant.updated")
     assert event.changes == {"name": {"before": "Acme", "after": "Acme Corp"}}
+
+
+def test_a_users_groups_through_nesting_are_direct_or_indirect_once(tenant, user):
+    """user ∈ g2 and g1 directly; g2 ⊂ g1 ⊂ g0: g2 and g1 are direct, g0 indirect, each once."""
+    from directory.selectors import groups_of_users
+
+    g0, g1, g2, lone = (
+        Group.objects.create(tenant=tenant, display_name=n) for n in ("g0", "g1", "g2", "lone")
+    )
+    for parent, child in ((g0, g1), (g1, g2)):
+        Membership.objects.create(tenant=tenant, group=parent, member_group=child)
+    for group in (g2, g1, lone):
+        Membership.objects.create(tenant=tenant, group=group, member_user=user)
+    found = {(name, kind) for _, name, kind in groups_of_users(tenant=tenant, user_ids=[user.pk])[user.pk]}
+    assert found == {("g2", "direct"), ("g1", "direct"), ("lone", "direct"), ("g0", "indirect")}
