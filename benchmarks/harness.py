@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "base_url": args.base_url,
         "server": server + (", floor at /bench/floor" if path else ", no floor endpoint"),
         "bulk": info.bulk_supported,
+        "floor": bool(path),
         "users": args.users,
         "concurrency": args.concurrency,
         "duration": args.duration,

@@ -149,8 +149,9 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
         f"- server: {meta['base_url']} ({meta['server']}); "
         f"/Bulk supported: {'yes' if meta['bulk'] else 'no'}",
         f"- load: {meta['concurrency']} concurrent workers, {meta['duration']:g} s per round after "
-        f"{meta['warmup']:g} s warm-up, {meta['rounds']} rounds, each scenario round right after a "
-        "floor round; medians over rounds",
+        f"{meta['warmup']:g} s warm-up, {meta['rounds']} rounds"
+        + (", each scenario round right after a floor round" if meta.get("floor") else "")
+        + "; medians over rounds",
         f"- groups: {', '.join(f'{name} has {n:,} members' for name, n in meta['groups'].items())}",
         "",
         "| seeding | method | created | already there | seconds | per second | errors |",
