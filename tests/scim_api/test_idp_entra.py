@@ -8,13 +8,13 @@ Entra ID"; [K] Microsoft Learn, "Known issues and resolutions with SCIM 2.0 prot
 the Microsoft Entra user provisioning service"; see tests/fixtures/README.md.
 """
 
-import json
-from pathlib import Path
+from functools import partial
 from urllib.parse import quote
 
 import pytest
 
 from directory.models import AuditEvent, User, UserState
+from tests.scim_api import idp_replay
 from tests.scim_api.conftest import (
     ABSOLUTE_BASE,
     CORE_GROUP,
@@ -26,48 +26,14 @@ from tests.scim_api.conftest import (
     body_of,
     snapshot,
 )
+from tests.scim_api.idp_replay import member_ids, read, version
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp" / "entra"
 MS_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 HEADERS = {"Accept": "application/scim+json"}
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(scim, name: str, ids: dict[str, str] | None = None, *, query: str | None = None):
-    """Send the fixture as documented, with each placeholder id of ``ids`` replaced by a real one.
-    ``query`` replaces the documented query string (to send its on-the-wire encodings)."""
-    request = fixture(name)
-
-    def real(text: str) -> str:
-        for placeholder, actual in (ids or {}).items():
-            text = text.replace(placeholder, actual)
-        return text
-
-    path = real(request["path"])
-    query = request["query"] if query is None else query
-    if query:
-        path = f"{path}?{real(query)}"
-    raw = "" if request["body"] is None else real(json.dumps(request["body"]))
-    return scim.request(request["method"], path, raw=raw, headers=HEADERS)
-
-
-def read(scim, kind: str, resource_id: str, query: str = "") -> dict:
-    """The resource as a GET returns it, without meta (checked by version())."""
-    response = scim.get(f"/{kind}/{resource_id}{query}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def member_ids(scim, group_id: str) -> set[str]:
-    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
+fixture = partial(idp_replay.fixture, "entra")
+replay = partial(idp_replay.replay, vendor="entra", headers=HEADERS)
 
 
 def assert_patched(response) -> None:

@@ -10,56 +10,25 @@ with every membership change.
 """
 
 import json
-from pathlib import Path
+from functools import partial
 
 import pytest
 from django.contrib.auth.hashers import check_password
 
 from directory.models import AuditEvent, User, UserState
 from directory.services import users as user_services
+from tests.scim_api import idp_replay
 from tests.scim_api.conftest import CORE_GROUP, CORE_USER, LIST_URN, assert_scim_error, body_of
+from tests.scim_api.idp_replay import member_ids, read, version
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp" / "okta"
 HEADERS = {"User-Agent": "Okta SCIM Client 1.0.0", "Accept": "application/scim+json"}
 USER = "23a35c27-23d3-4c03-b4c5-6443c09e7173"  # Okta's placeholder ids
 OTHER_USER = "89bb1940-b905-4575-9e7f-6f887cfb368e"
 GROUP = "abf4dd94-a4c0-4f67-89c9-76b03340cb9b"
 
 
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(scim, name: str, ids: dict[str, str] | None = None, *, query: str | None = None):
-    """Send the fixture as documented, with each placeholder id of ``ids`` replaced by a real one."""
-    request = fixture(name)
-
-    def real(text: str) -> str:
-        for placeholder, actual in (ids or {}).items():
-            text = text.replace(placeholder, actual)
-        return text
-
-    path = real(request["path"])
-    query = request["query"] if query is None else query
-    if query:
-        path = f"{path}?{real(query)}"
-    raw = "" if request["body"] is None else real(json.dumps(request["body"]))
-    return scim.request(request["method"], path, raw=raw, headers=HEADERS)
-
-
-def read(scim, kind: str, resource_id: str) -> dict:
-    response = scim.get(f"/{kind}/{resource_id}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def member_ids(scim, group_id: str) -> set[str]:
-    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
+fixture = partial(idp_replay.fixture, "okta")
+replay = partial(idp_replay.replay, vendor="okta", headers=HEADERS)
 
 
 def assert_patched(response) -> None:

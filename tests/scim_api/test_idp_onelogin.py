@@ -7,52 +7,18 @@ as of 2020-03-21"). Placeholder ids (``g-a``, ``a-id-1``) are swapped for real o
 reads the resource back to check the state the request left.
 """
 
-import json
-from pathlib import Path
+from functools import partial
 from urllib.parse import quote
 
 import pytest
 
 from directory.models import User, UserState
+from tests.scim_api import idp_replay
 from tests.scim_api.conftest import CORE_GROUP, CORE_USER, LIST_URN, body_of
+from tests.scim_api.idp_replay import member_ids, read, version
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp" / "onelogin"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def replay(scim, name: str, ids: dict[str, str] | None = None, *, query: str | None = None):
-    """Send the fixture as documented, with each placeholder id of ``ids`` replaced by a real one."""
-    request = fixture(name)
-
-    def real(text: str) -> str:
-        for placeholder, actual in (ids or {}).items():
-            text = text.replace(placeholder, actual)
-        return text
-
-    path = real(request["path"])
-    query = request["query"] if query is None else query
-    if query:
-        path = f"{path}?{real(query)}"
-    raw = "" if request["body"] is None else real(json.dumps(request["body"]))
-    return scim.request(request["method"], path, raw=raw)
-
-
-def read(scim, kind: str, resource_id: str) -> dict:
-    response = scim.get(f"/{kind}/{resource_id}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def member_ids(scim, group_id: str) -> set[str]:
-    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
+fixture = partial(idp_replay.fixture, "onelogin")
+replay = partial(idp_replay.replay, vendor="onelogin")
 
 
 CREATED_USER = {

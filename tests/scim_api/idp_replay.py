@@ -1,0 +1,55 @@
+"""Replaying identity providers' documented requests (tests/fixtures/idp/<vendor>/*.json, each
+``{source, method, path, query, body, notes}``) and reading back what they did."""
+
+import json
+from pathlib import Path
+
+from tests.scim_api.conftest import body_of
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp"
+
+
+def fixture(vendor: str, name: str) -> dict:
+    return json.loads((FIXTURES / vendor / f"{name}.json").read_text())
+
+
+def replay(
+    scim,
+    name: str,
+    ids: dict[str, str] | None = None,
+    *,
+    vendor: str,
+    query: str | None = None,
+    headers: dict[str, str] | None = None,
+):
+    """Send the fixture as documented, with each placeholder id of ``ids`` replaced by a real one.
+    ``query`` replaces the documented query string (to send its on-the-wire encodings)."""
+    request = fixture(vendor, name)
+
+    def real(text: str) -> str:
+        for placeholder, actual in (ids or {}).items():
+            text = text.replace(placeholder, actual)
+        return text
+
+    path = real(request["path"])
+    query = request["query"] if query is None else query
+    if query:
+        path = f"{path}?{real(query)}"
+    raw = "" if request["body"] is None else real(json.dumps(request["body"]))
+    return scim.request(request["method"], path, raw=raw, headers=headers)
+
+
+def read(scim, kind: str, resource_id: str, query: str = "") -> dict:
+    """The resource as a GET returns it, without meta (checked by version())."""
+    response = scim.get(f"/{kind}/{resource_id}{query}")
+    assert response.status_code == 200, response.content
+    return {k: v for k, v in body_of(response).items() if k != "meta"}
+
+
+def version(scim, kind: str, resource_id: str) -> int:
+    response = scim.get(f"/{kind}/{resource_id}")
+    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
+
+
+def member_ids(scim, group_id: str) -> set[str]:
+    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
