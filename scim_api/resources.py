@@ -99,8 +99,7 @@ class UserResource:
         doc = normalize_resource(USER, body)
         _check_required(USER, doc)
         fields = fields_from_document(USER, User, doc, replace=True)
-        user = user_services.user_create(tenant=tenant, actor=actor, fields=fields)
-        return self.get(tenant, str(user.pk))
+        return user_services.user_create(tenant=tenant, actor=actor, fields=fields)
 
     def replace(self, tenant, actor, resource_id, body, expected_version) -> User:
         current = self.get(tenant, resource_id)
@@ -108,10 +107,9 @@ class UserResource:
         _check_required(USER, doc)
         _check_id(body, resource_id)
         fields = fields_from_document(USER, User, doc, replace=True)
-        user_services.user_update(
+        return user_services.user_update(
             tenant=tenant, actor=actor, user_id=current.pk, fields=fields, expected_version=expected_version
         )
-        return self.get(tenant, resource_id)
 
     def patch(self, tenant, actor, resource_id, body, expected_version) -> User:
         operations = parse_operations(body)
@@ -124,7 +122,7 @@ class UserResource:
             _check_required(USER, doc)
             fields = fields_from_document(USER, User, doc, replace=True)
             try:
-                user_services.user_update(
+                return user_services.user_update(
                     tenant=tenant,
                     actor=actor,
                     user_id=current.pk,
@@ -136,7 +134,6 @@ class UserResource:
                 if expected_version is not None or attempts == PATCH_ATTEMPTS:
                     raise  # the client's If-Match names a version that is not the current one
                 continue  # written meanwhile (see PATCH_ATTEMPTS): apply to the new state
-            return self.get(tenant, resource_id)
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
         user_services.user_delete(

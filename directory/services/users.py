@@ -114,6 +114,8 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
     fields = dict(fields)
     now = timezone.now()
     _check_manager(tenant, fields.get("manager_id"))
+    if fields.get("manager_id") is not None:
+        fields["manager_id"] = parse_id(fields["manager_id"])
     if fields.get("password"):
         fields["password"] = make_password(fields["password"])
     fields |= _state_fields(fields.pop("active", True), now)
