@@ -1,11 +1,14 @@
 """Reads of directory data. Every selector takes the tenant: no query crosses tenants."""
 
+import json
 import uuid
 from collections import defaultdict
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Aggregate, Exists, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import JSONArray
 
 from directory.models import Group, Membership, Tenant, User, UserState
+from directory.prepared import PreparedQuery
 from directory.services.errors import DoesNotExist
 
 
@@ -21,18 +24,67 @@ def users_visible(*, tenant: Tenant) -> QuerySet[User]:
     return User.objects.filter(tenant=tenant).exclude(state=UserState.DELETED)
 
 
+class JSONList(Aggregate):
+    """The aggregated values as one JSON array (jsonb_agg; json_group_array on SQLite)."""
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+
+
+def users_with_related(queryset: QuerySet[User], *, groups: bool = True) -> QuerySet[User]:
+    """``queryset`` with what rendering a user needs besides its row, read in the same statement:
+    ``manager_display_name`` and, unless ``groups`` is false, ``direct_groups`` (JSON
+    ``[[group_id, displayName, has_parent], ...]`` or None): ``groups_of_users`` then needs no query
+    unless a group is nested."""
+    manager = User.objects.filter(pk=OuterRef("manager_id")).values("display_name")[:1]
+    queryset = queryset.annotate(manager_display_name=Subquery(manager))
+    if not groups:
+        return queryset
+    has_parent = Membership.objects.filter(member_group_id=OuterRef("group_id"))
+    direct = (
+        Membership.objects.filter(member_user_id=OuterRef("pk"))
+        .order_by()
+        .values("member_user_id")
+        .annotate(rows=JSONList(JSONArray("group_id", "group__display_name", Exists(has_parent))))
+        .values("rows")
+    )
+    return queryset.annotate(direct_groups=Subquery(direct, output_field=JSONField()))
+
+
 def manager_names(*, tenant: Tenant, users) -> dict:
-    """``{manager_id: displayName}`` for the managers of ``users``; no query when none has one.
-    Read per page rather than joined into the listing, so that counting a listing joins nothing."""
-    ids = {u.manager_id for u in users if u.manager_id}
-    if not ids:
-        return {}
-    return dict(User.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "display_name"))
+    """``{manager_id: displayName}`` for the managers of ``users``; no query when none has one or
+    the users were read through ``users_with_related``."""
+    names = {u.manager_id: u.manager_display_name for u in users if hasattr(u, "manager_display_name")}
+    ids = {u.manager_id for u in users if u.manager_id and u.manager_id not in names}
+    if ids:
+        names |= dict(User.objects.filter(tenant=tenant, pk__in=ids).values_list("pk", "display_name"))
+    return names
 
 
-def user_get(*, tenant: Tenant, user_id: str) -> User:
+# Placeholders for compiling prepared queries: values no caller sends.
+SAMPLE_TENANT_ID = -730_517_293
+SAMPLE_ID = uuid.UUID("0badc0de-5eed-4a11-8bad-f00d0badc0de")
+
+_USER_BY_ID = {
+    groups: PreparedQuery(
+        lambda tenant_id, pk, groups=groups: users_with_related(
+            User.objects.filter(tenant_id=tenant_id, pk=pk).exclude(state=UserState.DELETED), groups=groups
+        ),
+        tenant_id=SAMPLE_TENANT_ID,
+        pk=SAMPLE_ID,
+    )
+    for groups in (True, False)
+}
+
+
+def user_get(*, tenant: Tenant, user_id: str, groups: bool = True) -> User:
+    """The visible user, read with ``users_with_related`` (``groups`` as there)."""
     pk = parse_id(user_id)
-    user = users_visible(tenant=tenant).filter(pk=pk).first() if pk else None
+    found = _USER_BY_ID[groups].run(tenant_id=tenant.pk, pk=pk) if pk else []
+    user = found[0] if found else None
     if user is None:
         raise DoesNotExist(f"User {user_id} not found.")
     return user
@@ -46,23 +98,36 @@ def group_get(*, tenant: Tenant, group_id: str) -> Group:
     return group
 
 
-def groups_of_users(*, tenant: Tenant, user_ids: list) -> dict:
-    """Each user's groups: ``{user_id: [(group_id, display_name, "direct" | "indirect")]}``.
+def _direct_groups(tenant: Tenant, users) -> list[tuple]:
+    """``(user_id, group_id, name, has_parent)`` of each direct membership of ``users``: from
+    ``users_with_related``'s annotation where they have it, else in one query."""
+    rows, unread = [], []
+    for user in users:
+        if hasattr(user, "direct_groups"):
+            direct = user.direct_groups  # text from a prepared query's raw read
+            direct = json.loads(direct) if isinstance(direct, str) else direct
+            rows += [(user.pk, uuid.UUID(str(g)), name, bool(nested)) for g, name, nested in direct or ()]
+        else:
+            unread.append(user.pk)
+    if unread:
+        has_parent = Membership.objects.filter(member_group_id=OuterRef("group_id"))
+        rows += (
+            Membership.objects.filter(tenant=tenant, member_user_id__in=unread)
+            .annotate(nested=Exists(has_parent))
+            .values_list("member_user_id", "group_id", "group__display_name", "nested")
+        )
+    return rows
 
-    Direct memberships in one query, each flagged with whether its group sits in another group;
-    only then one query per level of nesting.
-    """
-    nested = Membership.objects.filter(member_group_id=OuterRef("group_id"))
-    direct = (
-        Membership.objects.filter(tenant=tenant, member_user_id__in=user_ids)
-        .annotate(nested=Exists(nested))
-        .values_list("member_user_id", "group_id", "group__display_name", "nested")
-    )
+
+def groups_of_users(*, tenant: Tenant, users) -> dict:
+    """Each user's groups: ``{user_id: [(group_id, display_name, "direct" | "indirect")]}``, each
+    kind by name. Direct memberships as ``_direct_groups`` reads them, each flagged with whether its
+    group sits in another group; only then one query per level of nesting."""
     result: dict = defaultdict(list)
     names: dict = {}
     parents_of_user: dict = defaultdict(set)
     frontier = set()
-    for user_id, group_id, name, has_parent in direct:
+    for user_id, group_id, name, has_parent in sorted(_direct_groups(tenant, users), key=_by_name):
         result[user_id].append((group_id, name, "direct"))
         names[group_id] = name
         parents_of_user[user_id].add(group_id)
@@ -94,8 +159,13 @@ def groups_of_users(*, tenant: Tenant, user_ids: list) -> dict:
             ancestors[group_id] = found
         for user_id, direct_groups in parents_of_user.items():
             indirect = set().union(*(ancestors[g] for g in direct_groups)) - direct_groups
-            result[user_id].extend((g, names[g], "indirect") for g in sorted(indirect))
+            indirect_groups = sorted(((g, names[g]) for g in indirect), key=lambda row: (row[1], str(row[0])))
+            result[user_id].extend((g, name, "indirect") for g, name in indirect_groups)
     return result
+
+
+def _by_name(row: tuple) -> tuple:
+    return (row[2], str(row[1]))
 
 
 def group_members(*, tenant: Tenant, group_id) -> list[tuple[str, uuid.UUID, str]]:

@@ -7,6 +7,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
+from directory import token_cache
 from directory.models import ScimToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -23,7 +24,7 @@ class ScimBearerAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Send the token as 'Authorization: Bearer <token>'.")
         if len(credential) > 200:
             raise AuthenticationFailed("The bearer token is not valid.")
-        token = ScimToken.objects.find(credential)
+        token = token_cache.find(credential)
         now = timezone.now()
         if token is None:
             raise AuthenticationFailed("The bearer token is not valid.")

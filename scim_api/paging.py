@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -105,17 +106,39 @@ def page_bounds(params) -> tuple[int, int]:
 DEFERRED_JOIN_OFFSET = 1000
 
 
-def index_page(queryset: QuerySet, params) -> Page:
+def _count(queryset: QuerySet) -> int:
+    return queryset.count()
+
+
+def _as_is(queryset: QuerySet) -> QuerySet:
+    return queryset
+
+
+def index_page(
+    queryset: QuerySet,
+    params,
+    *,
+    total_of: Callable[[QuerySet], int] = _count,
+    readable: Callable[[QuerySet], QuerySet] = _as_is,
+) -> Page:
+    """One page by startIndex and count. The page is read first: a page shorter than count is the
+    last one, which tells totalResults without counting (a userName lookup: one statement).
+    ``readable`` adds to the rows read what rendering them needs; ``total_of`` counts."""
     start, count = page_bounds(params)
-    total = queryset.count()
-    if not count or start > total:
-        return Page(total=total, start_index=start, items=[])
-    window = slice(start - 1, start - 1 + count)
-    if start - 1 < DEFERRED_JOIN_OFFSET:
-        return Page(total=total, start_index=start, items=list(queryset[window]))
-    ids = list(queryset.values_list("pk", flat=True)[window])
-    rows = queryset.model.objects.in_bulk(ids)
-    return Page(total=total, start_index=start, items=[rows[pk] for pk in ids if pk in rows])
+    offset = start - 1
+    items: list = []
+    if count and offset < DEFERRED_JOIN_OFFSET:
+        items = list(readable(queryset)[offset : offset + count])
+    elif count:
+        ids = list(queryset.values_list("pk", flat=True)[offset : offset + count])
+        if ids:
+            rows = {row.pk: row for row in readable(queryset.model.objects.filter(pk__in=ids))}
+            items = [rows[pk] for pk in ids if pk in rows]
+    if items and len(items) < count:
+        return Page(total=offset + len(items), start_index=start, items=items)
+    if not items and count and offset == 0:
+        return Page(total=0, start_index=start, items=[])
+    return Page(total=total_of(queryset), start_index=start, items=items)
 
 
 # Cursor-based paging (RFC 9865).
@@ -173,7 +196,15 @@ def cursor_count(params) -> int:
     return value
 
 
-def cursor_page(queryset: QuerySet, sort: Sort, params, *, scope: tuple[str, ...]) -> CursorPage:
+def cursor_page(
+    queryset: QuerySet,
+    sort: Sort,
+    params,
+    *,
+    scope: tuple[str, ...],
+    total_of: Callable[[QuerySet], int] = _count,
+    readable: Callable[[QuerySet], QuerySet] = _as_is,
+) -> CursorPage:
     """One page of a cursor-paged query (RFC 9865 section 2).
 
     ``queryset`` is filtered and annotated (``parse_sort``) but not yet ordered; ``sort`` orders it;
@@ -199,16 +230,17 @@ def cursor_page(queryset: QuerySet, sort: Sort, params, *, scope: tuple[str, ...
     query = _query_digest(scope, sort)
     raw = params.get("cursor")
     cursor = _Cursor(forward=True, position=None, first=True) if raw == "" else _read(raw, query, count)
-    total = queryset.count()
+    total = total_of(queryset)
     if count == 0:
         return CursorPage(total=total, items=[])
 
     if cursor.forward:
-        rows = list(sort.apply(_seek(queryset, sort, cursor.position, after=True))[: count + 1])
+        rows = list(readable(sort.apply(_seek(queryset, sort, cursor.position, after=True)))[: count + 1])
         items, more_after = rows[:count], len(rows) > count
     else:
         backwards = Sort(descending=not sort.descending, by=sort.by)
-        rows = list(backwards.apply(_seek(queryset, sort, cursor.position, after=False))[: count + 1])
+        before = _seek(queryset, sort, cursor.position, after=False)
+        rows = list(readable(backwards.apply(before))[: count + 1])
         items, more_before = rows[:count][::-1], len(rows) > count
 
     page = CursorPage(total=total, items=items)

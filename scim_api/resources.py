@@ -13,7 +13,6 @@ from directory.models import Group, Tenant, User
 from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.audit import Actor
-from directory.services.errors import VersionMismatch
 from directory.services.groups import MemberRef
 from scim_api.documents import normalize_resource
 from scim_api.errors import InvalidValue, Mutability
@@ -37,16 +36,6 @@ def meta(resource_type: ResourceType, instance, base_url: str) -> dict[str, Any]
     }
 
 
-# A PATCH applies its operations to the resource as read, then writes the result. Two PATCHes of
-# one resource that both read before either wrote would each write the other's changes back as
-# they were (a lost update; Okta and Entra send concurrent PATCHes for one user or group, and Okta
-# re-sends the group-name PATCH alongside every membership change). A user PATCH therefore writes
-# only if the user is still at the version it read, and otherwise reads again and re-applies: each
-# retry means another write to that user committed meanwhile, so this bound is never reached in
-# practice. (A group PATCH writes only the attributes it changes; members are set operations.)
-PATCH_ATTEMPTS = 50
-
-
 def _check_required(resource_type: ResourceType, doc: dict) -> None:
     for attribute in resource_type.schema.attributes:
         if attribute.required and doc.get(attribute.name) in (None, ""):
@@ -61,15 +50,18 @@ class UserResource:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return selectors.users_visible(tenant=tenant)
 
-    def get(self, tenant: Tenant, resource_id: str) -> User:
-        return selectors.user_get(tenant=tenant, user_id=resource_id)
+    def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> User:
+        groups = projection is None or projection.includes("groups")
+        return selectors.user_get(tenant=tenant, user_id=resource_id, groups=groups)
+
+    def readable(self, queryset: QuerySet, projection: Projection) -> QuerySet:
+        """The rows of ``queryset`` with what rendering them needs, read in the same statement."""
+        return selectors.users_with_related(queryset, groups=projection.includes("groups"))
 
     def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
-        groups = (
-            selectors.groups_of_users(tenant=tenant, user_ids=[u.pk for u in users])
-            if projection.includes("groups")
-            else {}
-        )
+        groups = {}
+        if projection.includes("groups"):
+            groups = selectors.groups_of_users(tenant=tenant, users=users)
         managers = selectors.manager_names(tenant=tenant, users=users)
         return [
             projection.apply(self._document(u, groups.get(u.pk, []), managers.get(u.manager_id), base_url))
@@ -99,41 +91,43 @@ class UserResource:
         doc = normalize_resource(USER, body)
         _check_required(USER, doc)
         fields = fields_from_document(USER, User, doc, replace=True)
-        return user_services.user_create(tenant=tenant, actor=actor, fields=fields)
+        user = user_services.user_create(tenant=tenant, actor=actor, fields=fields)
+        user.direct_groups = None  # a new user is in no group: nothing to read for its rendering
+        return user
 
     def replace(self, tenant, actor, resource_id, body, expected_version) -> User:
-        current = self.get(tenant, resource_id)
-        doc = normalize_resource(USER, body)
-        _check_required(USER, doc)
-        _check_id(body, resource_id)
-        fields = fields_from_document(USER, User, doc, replace=True)
-        return user_services.user_update(
-            tenant=tenant, actor=actor, user_id=current.pk, fields=fields, expected_version=expected_version
-        )
+        def replaced(current: User) -> dict:
+            doc = normalize_resource(USER, body)
+            _check_required(USER, doc)
+            _check_id(body, resource_id)
+            return fields_from_document(USER, User, doc, replace=True)
+
+        return self._update(tenant, actor, resource_id, replaced, expected_version)
 
     def patch(self, tenant, actor, resource_id, body, expected_version) -> User:
         operations = parse_operations(body)
-        attempts = 0
-        while True:
-            current = self.get(tenant, resource_id)
+
+        def patched(current: User) -> dict:
             doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
             if "active" not in doc:
                 doc["active"] = False  # an IdP that removes the status asserts none: not let in
             _check_required(USER, doc)
-            fields = fields_from_document(USER, User, doc, replace=True)
-            try:
-                return user_services.user_update(
-                    tenant=tenant,
-                    actor=actor,
-                    user_id=current.pk,
-                    fields=fields,
-                    expected_version=current.version if expected_version is None else expected_version,
-                )
-            except VersionMismatch:
-                attempts += 1
-                if expected_version is not None or attempts == PATCH_ATTEMPTS:
-                    raise  # the client's If-Match names a version that is not the current one
-                continue  # written meanwhile (see PATCH_ATTEMPTS): apply to the new state
+            return fields_from_document(USER, User, doc, replace=True)
+
+        return self._update(tenant, actor, resource_id, patched, expected_version)
+
+    def _update(self, tenant, actor, resource_id, fields, expected_version) -> User:
+        """``fields(current)`` runs with the user locked, so that a PATCH applies its operations to
+        the state it writes over: two concurrent PATCHes of one user (Okta and Entra send them)
+        queue on the lock, and neither writes back what it read before the other wrote."""
+        return user_services.user_update(
+            tenant=tenant,
+            actor=actor,
+            user_id=resource_id,
+            fields=fields,
+            expected_version=expected_version,
+            related=True,
+        )
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
         user_services.user_delete(
@@ -152,7 +146,10 @@ class GroupResource:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return Group.objects.filter(tenant=tenant)
 
-    def get(self, tenant: Tenant, resource_id: str) -> Group:
+    def readable(self, queryset: QuerySet, projection: Projection) -> QuerySet:
+        return queryset  # members are read per group, and only when asked for
+
+    def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Group:
         return selectors.group_get(tenant=tenant, group_id=resource_id)
 
     def render_many(self, tenant, groups, projection: Projection, base_url: str) -> list[dict]:

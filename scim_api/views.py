@@ -2,11 +2,13 @@
 
 import re
 import uuid
+from functools import partial
 
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from directory import counts
 from directory.services.audit import Actor
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from scim_api import bulk, discovery
@@ -128,9 +130,11 @@ class ResourceView(ScimView):
         projection = Projection.from_params(
             handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
+        total_of = partial(counts.count, tenant=self.tenant, query=(handler.resource_type.name, text or ""))
+        readable = partial(handler.readable, projection=projection)
         if wants_cursor(params):
             scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
-            cursor = cursor_page(queryset, sort, params, scope=scope)
+            cursor = cursor_page(queryset, sort, params, scope=scope, total_of=total_of, readable=readable)
             body = {
                 "schemas": [LIST_RESPONSE],
                 "totalResults": cursor.total,
@@ -142,7 +146,7 @@ class ResourceView(ScimView):
                 body["nextCursor"] = cursor.next_cursor
             body["Resources"] = handler.render_many(self.tenant, cursor.items, projection, self.base_url)
             return body
-        page = index_page(sort.apply(queryset), params)
+        page = index_page(sort.apply(queryset), params, total_of=total_of, readable=readable)
         return {
             "schemas": [LIST_RESPONSE],
             "totalResults": page.total,
@@ -218,10 +222,10 @@ class RootSearchView(SearchView):
             total += matched
             take = max(0, min(count - len(resources), matched - skip))
             if take:
-                items = list(queryset.order_by("pk")[skip : skip + take])
                 projection = Projection.from_params(
                     handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
                 )
+                items = list(handler.readable(queryset.order_by("pk"), projection)[skip : skip + take])
                 resources += handler.render_many(self.tenant, items, projection, self.base_url)
             skip = max(0, skip - matched)
         if unknown and len(unknown) == len(RESOURCES):
@@ -242,7 +246,7 @@ class RootSearchView(SearchView):
 class ResourceDetailView(ResourceView):
     def get(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
-        instance = handler.get(self.tenant, resource_id)
+        instance = handler.get(self.tenant, resource_id, self.projection(handler.resource_type))
         if _matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
             return Response(status=304, headers={"ETag": instance.etag})
         return self.resource_response(handler, instance)

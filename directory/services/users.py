@@ -5,11 +5,12 @@ what changed, bump ``version`` once per effective write, keep the ``UserValue`` 
 step with the multi-valued fields, and record one AuditEvent, all in one transaction.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from directory.models import (
@@ -22,7 +23,8 @@ from directory.models import (
     UserValue,
     casefold_key,
 )
-from directory.selectors import parse_id
+from directory.prepared import PreparedQuery
+from directory.selectors import SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_with_related
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 
@@ -88,20 +90,38 @@ def _audit_value(field: str, value):
 
 
 def _save(user: User, *, update_fields: list[str] | None = None) -> None:
+    """Save; a taken userName is AlreadyExists. No savepoint of its own: callers run in a
+    transaction that the error rolls back whole."""
     try:
-        with transaction.atomic():
-            user.save(update_fields=update_fields)
+        user.save(update_fields=update_fields)
     except IntegrityError as error:
         if "user_name" in str(error).lower():
             raise AlreadyExists(f"userName {user.user_name!r} is already taken in this directory.") from None
         raise
 
 
-def _lock(tenant: Tenant, user_id, expected_version: int | None) -> User:
-    """The visible user, locked for this transaction; checks the client's If-Match version."""
+def _locked_user(tenant_id, pk, related: bool) -> QuerySet[User]:
+    query = User.objects.select_for_update().filter(tenant_id=tenant_id, pk=pk)
+    query = query.exclude(state=UserState.DELETED)
+    return users_with_related(query) if related else query
+
+
+_LOCKED_USER = {
+    related: PreparedQuery(
+        lambda tenant_id, pk, related=related: _locked_user(tenant_id, pk, related),
+        tenant_id=SAMPLE_TENANT_ID,
+        pk=SAMPLE_ID,
+    )
+    for related in (True, False)
+}
+
+
+def _lock(tenant: Tenant, user_id, expected_version: int | None, related: bool = False) -> User:
+    """The visible user, locked for this transaction (with ``users_with_related``'s attributes if
+    ``related``); checks the client's If-Match version."""
     pk = parse_id(user_id)
-    query = User.objects.select_for_update().filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED)
-    user = query.first() if pk else None
+    found = _LOCKED_USER[related].run(tenant_id=tenant.pk, pk=pk) if pk else []
+    user = found[0] if found else None
     if user is None:
         raise DoesNotExist(f"User {user_id} not found.")
     if expected_version is not None and user.version != expected_version:
@@ -140,10 +160,22 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
 
 @transaction.atomic
 def user_update(
-    *, tenant: Tenant, actor: Actor, user_id, fields: dict[str, Any], expected_version: int | None = None
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    user_id,
+    fields: dict[str, Any] | Callable[[User], dict[str, Any]],
+    expected_version: int | None = None,
+    related: bool = False,
 ) -> User:
-    """Set ``fields`` on the user; a write that changes nothing leaves version and audit alone."""
-    user = _lock(tenant, user_id, expected_version)
+    """Set ``fields`` on the user; a write that changes nothing leaves version and audit alone.
+
+    ``fields`` may be a function of the user as it is, called with the row locked (a PATCH): no
+    other write can come between what it read and what is written. ``related``: read the user
+    with ``selectors.users_with_related``, for a caller that renders it."""
+    user = _lock(tenant, user_id, expected_version, related)
+    if callable(fields):
+        fields = fields(user)
     now = timezone.now()
     changes: dict[str, dict] = {}
     for field, value in fields.items():

@@ -91,5 +91,5 @@ def test_a_users_groups_through_nesting_are_direct_or_indirect_once(tenant, user
         Membership.objects.create(tenant=tenant, group=parent, member_group=child)
     for group in (g2, g1, lone):
         Membership.objects.create(tenant=tenant, group=group, member_user=user)
-    found = {(name, kind) for _, name, kind in groups_of_users(tenant=tenant, user_ids=[user.pk])[user.pk]}
+    found = {(name, kind) for _, name, kind in groups_of_users(tenant=tenant, users=[user])[user.pk]}
     assert found == {("g2", "direct"), ("g1", "direct"), ("lone", "direct"), ("g0", "indirect")}

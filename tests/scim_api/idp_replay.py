@@ -4,7 +4,7 @@
 import json
 from pathlib import Path
 
-from tests.scim_api.conftest import body_of
+from tests.scim_api.conftest import SCIM_JSON, body_of
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp"
 
@@ -21,6 +21,7 @@ def replay(
     vendor: str,
     query: str | None = None,
     headers: dict[str, str] | None = None,
+    content_type: str = SCIM_JSON,
 ):
     """Send the fixture as documented, with each placeholder id of ``ids`` replaced by a real one.
     ``query`` replaces the documented query string (to send its on-the-wire encodings)."""
@@ -36,7 +37,7 @@ def replay(
     if query:
         path = f"{path}?{real(query)}"
     raw = "" if request["body"] is None else real(json.dumps(request["body"]))
-    return scim.request(request["method"], path, raw=raw, headers=headers)
+    return scim.request(request["method"], path, raw=raw, headers=headers, content_type=content_type)
 
 
 def read(scim, kind: str, resource_id: str, query: str = "") -> dict:

@@ -1,0 +1,102 @@
+"""SCIM tokens found by their hash, kept in process memory between requests (PostgreSQL only).
+
+Every SCIM request authenticates, and reading the token from the database costs as much as the
+request's own query. So on PostgreSQL a token, once found, is kept by the thread that found it, and
+every change to any token or tenant row empties every such cache at once:
+
+- a trigger (migration 0005) sends ``NOTIFY roster_tokens`` when a token is revoked, re-dated,
+  re-keyed or deleted, and when a tenant changes (deactivated, renamed, its settings);
+- each thread LISTENs on its own database connection and, before it trusts its cache, reads what
+  the server has sent it: a non-blocking poll of the socket, not a round trip. A notification is
+  sent when the revoking transaction commits, so a request that starts after the revocation
+  committed finds it on the socket (the same instant a database lookup would see the new row);
+- a connection opened anew (the first, or one replacing a closed or broken one) may have missed
+  notifications, so the cache starts empty on it; so does a request inside a transaction
+  (notifications wait for its end), which reads the database instead.
+
+Entries also expire after ``SCIM_TOKEN_CACHE_SECONDS`` (0 turns the cache off, e.g. behind
+PgBouncer in transaction mode, where a LISTEN may sit on another server connection), which bounds
+how stale a token's ``last_used_at`` can be. On other databases nothing is cached: SQLite runs in
+the process, and is the embedded single-server default.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+from django.db.models.signals import post_delete, post_save
+
+from directory.models import ScimToken, Tenant
+from directory.models.tokens import token_hash
+
+CHANNEL = "roster_tokens"
+MAX_ENTRIES = 10_000  # a bound on memory should a client send many distinct valid tokens
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.tokens: dict[str, tuple[float, ScimToken]] = {}
+        self.listening_on: object | None = None  # the psycopg connection that LISTENs
+
+
+_state = _State()
+
+
+def find(plaintext: str) -> ScimToken | None:
+    """``ScimToken.objects.find``, answered from this thread's cache when it can be trusted."""
+    if not _usable():
+        return ScimToken.objects.find(plaintext)
+    digest = token_hash(plaintext)
+    now = time.monotonic()
+    cached = _state.tokens.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    token = ScimToken.objects.find(plaintext)
+    if token is not None:
+        if len(_state.tokens) >= MAX_ENTRIES:
+            _state.tokens.clear()
+        _state.tokens[digest] = (now + settings.SCIM_TOKEN_CACHE_SECONDS, token)
+    return token
+
+
+def clear() -> None:
+    _state.tokens.clear()
+
+
+def _usable() -> bool:
+    """Whether this thread's cache may answer now; drops it when a change has been announced."""
+    if settings.SCIM_TOKEN_CACHE_SECONDS <= 0 or connection.vendor != "postgresql":
+        return False
+    if connection.in_atomic_block:
+        return False
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw is not _state.listening_on:
+        clear()
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+        _state.listening_on = raw
+        return True
+    try:
+        announced = list(raw.notifies(timeout=0))
+    except psycopg.Error:  # a broken connection: the database lookup reports it
+        clear()
+        _state.listening_on = None
+        return False
+    if announced:
+        clear()
+    return True
+
+
+def _changed(sender, **kwargs) -> None:
+    # This thread's own changes, also inside a transaction (where NOTIFY waits for the commit).
+    clear()
+
+
+for _model in (ScimToken, Tenant):
+    post_save.connect(_changed, sender=_model, dispatch_uid=f"token_cache_{_model.__name__}_save")
+    post_delete.connect(_changed, sender=_model, dispatch_uid=f"token_cache_{_model.__name__}_delete")

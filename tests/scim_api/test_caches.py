@@ -1,0 +1,188 @@
+"""What the server keeps between requests never lets a refused token in, nor gives a stale total.
+
+- Tokens found are kept in process memory on PostgreSQL (directory/token_cache.py): a revocation,
+  an expiry or a deactivated tenant must still refuse the very next request, in every worker
+  process of a real server, however the row was changed.
+- List totals are kept in the cache until the tenant's data next changes (directory/counts.py).
+
+These run outside a test transaction (``transaction=True``), as requests do in production: inside
+one, neither cache is used.
+"""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import psycopg
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from directory import token_cache
+from directory.models import ScimToken, Tenant
+from directory.services.audit import Actor
+from directory.services.tenants import tenant_update
+from directory.services.tokens import token_create, token_revoke
+from tests.scim_api.conftest import body_of
+from tests.support.live_server import live_server
+from tests.support.processes import direct_opener
+
+WORKERS = 3
+ADMIN = Actor.system("test")
+
+
+def status_of(base: str, plaintext: str, path: str = "/Users?count=1") -> int:
+    """The status of a GET; a refusal must be a SCIM error document saying the same status."""
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    request = urllib.request.Request(f"{base}/scim/v2{path}", headers=headers)
+    try:
+        with direct_opener().open(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        status, body = error.code, json.loads(error.read())
+    assert body["status"] == str(status)
+    return status
+
+
+def statuses(base: str, plaintext: str, times: int = 4 * WORKERS) -> set[int]:
+    """Enough sequential requests that every worker answers some (gunicorn hands each to whichever
+    worker accepts first), so that each has the token in its cache."""
+    return {status_of(base, plaintext) for _ in range(times)}
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    with live_server(workers=WORKERS) as base:
+        yield base
+
+
+@pytest.fixture
+def issued(tenant):
+    token, plaintext = token_create(tenant=tenant, name="idp", actor=ADMIN)
+    return token, plaintext
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        pytest.param(lambda token: token_revoke(token=token, actor=ADMIN), id="revoked by the service"),
+        pytest.param(
+            lambda token: ScimToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now()),
+            id="revoked by a bare UPDATE",
+        ),
+        pytest.param(
+            lambda token: ScimToken.objects.filter(pk=token.pk).update(expires_at=timezone.now()),
+            id="expiry moved to now",
+        ),
+        pytest.param(lambda token: ScimToken.objects.filter(pk=token.pk).delete(), id="deleted"),
+        pytest.param(
+            lambda token: tenant_update(tenant=token.tenant, actor=ADMIN, is_active=False),
+            id="tenant deactivated",
+        ),
+        pytest.param(
+            lambda token: Tenant.objects.filter(pk=token.tenant_id).update(is_active=False),
+            id="tenant deactivated by a bare UPDATE",
+        ),
+    ],
+)
+def test_a_cached_token_is_refused_by_every_worker_right_after_the_change(server, issued, refuse):
+    token, plaintext = issued
+    assert statuses(server, plaintext) == {200}
+    refuse(token)
+    assert statuses(server, plaintext) == {401}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_cached_token_is_refused_once_it_expires(server, tenant):
+    expires = timezone.now() + timedelta(seconds=3)
+    _, plaintext = token_create(tenant=tenant, name="short-lived", actor=ADMIN, expires_at=expires)
+    assert statuses(server, plaintext) == {200}
+    time.sleep(max(0.0, (expires - timezone.now()).total_seconds()) + 0.2)
+    assert statuses(server, plaintext) == {401}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_other_tokens_and_last_use_are_unaffected(server, issued, tenant):
+    token, plaintext = issued
+    _, other = token_create(tenant=tenant, name="other", actor=ADMIN)
+    assert statuses(server, plaintext) == statuses(server, other) == {200}
+    token_revoke(token=token, actor=ADMIN)
+    assert statuses(server, plaintext) == {401}
+    assert statuses(server, other) == {200}
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_found_token_costs_no_query_until_a_change_is_announced(
+    issued, django_assert_num_queries, settings
+):
+    settings.SCIM_TOKEN_CACHE_SECONDS = 60
+    token, plaintext = issued
+    token_cache.clear()
+    assert token_cache.find(plaintext).pk == token.pk
+    with django_assert_num_queries(0):
+        assert token_cache.find(plaintext).pk == token.pk
+    # Changed on another connection: this one hears of it from the server, not from a signal.
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("UPDATE directory_scimtoken SET revoked_at = now() WHERE id = %s", [token.pk])
+    time.sleep(0.2)  # the notification crosses the socket
+    with django_assert_num_queries(1):
+        assert token_cache.find(plaintext).revoked_at is not None
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_cache_can_be_turned_off(issued, django_assert_num_queries, settings):
+    settings.SCIM_TOKEN_CACHE_SECONDS = 0
+    _, plaintext = issued
+    token_cache.find(plaintext)
+    with django_assert_num_queries(1):
+        token_cache.find(plaintext)
+
+
+# Totals (both databases).
+
+
+def total(scim, query: str = "") -> int:
+    response = scim.get(f"/Users?count=1{query}")
+    assert response.status_code == 200, response.content
+    return body_of(response)["totalResults"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_totals_follow_every_committed_change(scim, django_assert_num_queries):
+    for name in ("a", "b", "c"):
+        scim.create_user(f"{name}@example.com", title="Engineer")
+    assert total(scim) == 3
+    with django_assert_num_queries(2 if connection.vendor == "sqlite" else 1):  # token (SQLite); page
+        assert total(scim) == 3  # the count is remembered
+    created = scim.create_user("d@example.com", title="Engineer")
+    assert total(scim) == 4
+    assert total(scim, '&filter=title eq "Engineer"') == 4
+    scim.patch_ops(f"/Users/{created['id']}", {"op": "replace", "path": "title", "value": "Manager"})
+    assert total(scim, '&filter=title eq "Engineer"') == 3
+    assert scim.delete(f"/Users/{created['id']}").status_code == 204
+    assert total(scim) == 3
+    group = scim.create_group("Team")
+    assert total(scim, f'&filter=groups.value eq "{group["id"]}"') == 0
+    user = body_of(scim.get("/Users?count=1"))["Resources"][0]["id"]
+    scim.patch_ops(f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": user}]})
+    assert total(scim, f'&filter=groups.value eq "{group["id"]}"') == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_write_keeps_the_remembered_total(scim, django_assert_num_queries):
+    scim.create_user("a@example.com")
+    scim.create_user("b@example.com")
+    assert total(scim) == 2
+    assert scim.post("/Users", {"userName": "a@example.com"}).status_code in (400, 409)
+    with django_assert_num_queries(2 if connection.vendor == "sqlite" else 1):
+        assert total(scim) == 2
