@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 from uuid import UUID
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import F, Q, QuerySet
 
 from scim_api.errors import InvalidValue, ScimError
 from scim_api.sorting import SORT_KEY, Sort
@@ -105,6 +106,19 @@ def page_bounds(params) -> tuple[int, int]:
 # database skips the offset over narrow index entries instead of whole rows.
 DEFERRED_JOIN_OFFSET = 1000
 
+# A page deeper than that, in pk order, starts from a remembered position (``Positions``): the pk
+# of the row before every POSITION_STRIDE-th offset of the query. A page at offset 50,000 then
+# seeks to the pk remembered for 50,000 and skips at most POSITION_STRIDE rows, and walking a whole
+# directory page by page costs O(rows) rather than O(rows²). Positions not yet known are found in
+# one pass from the nearest known one, no further than OFFSET would have gone.
+POSITION_STRIDE = DEFERRED_JOIN_OFFSET
+
+
+class Positions(Protocol):
+    def positions(self) -> dict[int, Any]: ...
+
+    def remember_positions(self, positions: dict[int, Any]) -> None: ...
+
 
 def _count(queryset: QuerySet) -> int:
     return queryset.count()
@@ -120,17 +134,19 @@ def index_page(
     *,
     total_of: Callable[[QuerySet], int] = _count,
     readable: Callable[[QuerySet], QuerySet] = _as_is,
+    positions: Positions | None = None,
 ) -> Page:
     """One page by startIndex and count. The page is read first: a page shorter than count is the
     last one, which tells totalResults without counting (a userName lookup: one statement).
-    ``readable`` adds to the rows read what rendering them needs; ``total_of`` counts."""
+    ``readable`` adds to the rows read what rendering them needs; ``total_of`` counts; ``positions``
+    is where to remember page starts of a query ordered by pk alone."""
     start, count = page_bounds(params)
     offset = start - 1
     items: list = []
     if count and offset < DEFERRED_JOIN_OFFSET:
         items = list(readable(queryset)[offset : offset + count])
     elif count:
-        ids = list(queryset.values_list("pk", flat=True)[offset : offset + count])
+        ids = _page_ids(queryset, offset, count, positions)
         if ids:
             rows = {row.pk: row for row in readable(queryset.model.objects.filter(pk__in=ids))}
             items = [rows[pk] for pk in ids if pk in rows]
@@ -139,6 +155,40 @@ def index_page(
     if not items and count and offset == 0:
         return Page(total=0, start_index=start, items=[])
     return Page(total=total_of(queryset), start_index=start, items=items)
+
+
+def _page_ids(queryset: QuerySet, offset: int, count: int, memory: Positions | None) -> list:
+    if memory is None:
+        return list(queryset.values_list("pk", flat=True)[offset : offset + count])
+    known = memory.positions()
+    target = offset // POSITION_STRIDE * POSITION_STRIDE
+    if target == 0:
+        return list(queryset.values_list("pk", flat=True)[offset : offset + count])
+    if target not in known:
+        nearest = max((n for n in known if n < target), default=0)
+        found = _positions_after(queryset, nearest, known.get(nearest), target)
+        if found:
+            known |= found
+            memory.remember_positions(known)
+        if target not in known:
+            return []  # the query has fewer rows than the page's offset
+    after = queryset.filter(pk__gt=known[target])
+    return list(after.values_list("pk", flat=True)[offset - target : offset - target + count])
+
+
+def _positions_after(queryset: QuerySet, start: int, start_pk, target: int) -> dict[int, Any]:
+    """``{n: pk}`` for every POSITION_STRIDE-th offset ``n`` in (start, target]: the pk of the row
+    just before offset ``n``, read in one statement over the rows between the two offsets."""
+    rows = queryset if start_pk is None else queryset.filter(pk__gt=start_pk)
+    sql, params = rows.order_by("pk").values(position=F("pk"))[: target - start].query.sql_with_params()
+    stride = (
+        "SELECT t.position FROM (SELECT s.position, ROW_NUMBER() OVER (ORDER BY s.position) AS n "  # noqa: S608
+        f"FROM ({sql}) s) t WHERE t.n %% {POSITION_STRIDE:d} = 0 ORDER BY t.n"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(stride, params)
+        pks = [str(row[0]) for row in cursor.fetchall()]
+    return {start + POSITION_STRIDE * (i + 1): pk for i, pk in enumerate(pks)}
 
 
 # Cursor-based paging (RFC 9865).

@@ -4,6 +4,7 @@ characteristic: ``always`` is always in, ``never`` never, ``request`` only when 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from scim_api.errors import InvalidValue
@@ -71,10 +72,30 @@ class Projection:
         return out
 
     def _project(self, schema, attribute, value):
-        if attribute is None or attribute.returned == "never":
+        if attribute is None:
             return None
-        if attribute.returned == "always":
+        rule = self._rules.get(id(attribute))
+        if rule is None:
+            rule = self._rules[id(attribute)] = self._rule(attribute)
+        kind, names = rule
+        if kind == "keep":
             return value
+        if kind == "drop":
+            return None
+        return _without_subs(value, names) if kind == "without" else _only_subs(value, names)
+
+    @cached_property
+    def _rules(self) -> dict[int, tuple[str, set[str]]]:
+        """What ``_rule`` decided for each attribute met so far (a page renders each many times)."""
+        return {}
+
+    def _rule(self, attribute) -> tuple[str, set[str]]:
+        """How this projection shows an attribute, whatever its value: ``keep``, ``drop``, or keep
+        it ``without`` some sub-attributes, or ``only`` some."""
+        if attribute.returned == "never":
+            return ("drop", set())
+        if attribute.returned == "always":
+            return ("keep", set())
         requested = {
             p.sub_attribute.name for p in self.attributes if p.attribute is attribute and p.sub_attribute
         }
@@ -86,17 +107,17 @@ class Projection:
         if self.restricted:
             paths = [p for p in self.attributes if p.attribute is attribute]
             if not paths:
-                return None
+                return ("drop", set())
             if any(p.sub_attribute is None for p in paths):
-                return _without_subs(value, hidden) if hidden else value
-            return _only_subs(value, requested)
+                return ("without", hidden) if hidden else ("keep", set())
+            return ("only", requested)
         if attribute.returned == "request":
-            return None
+            return ("drop", set())
         paths = [p for p in self.excluded if p.attribute is attribute]
         if any(p.sub_attribute is None for p in paths):
-            return None
+            return ("drop", set())
         hidden |= {p.sub_attribute.name for p in paths if p.sub_attribute}
-        return _without_subs(value, hidden) if hidden else value
+        return ("without", hidden) if hidden else ("keep", set())
 
 
 def _only_subs(value, names: set[str]):

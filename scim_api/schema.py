@@ -9,6 +9,7 @@ also names the model field that stores it (``field``); attributes without one ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -81,8 +82,11 @@ class Schema:
     attributes: tuple[Attribute, ...]
 
     def attribute(self, name: str) -> Attribute | None:
-        lowered = name.lower()
-        return next((a for a in self.attributes if a.name.lower() == lowered), None)
+        return self._by_name.get(name.lower())
+
+    @cached_property
+    def _by_name(self) -> dict[str, Attribute]:
+        return {a.name.lower(): a for a in self.attributes}
 
     def to_scim(self, location: str) -> dict[str, Any]:
         return {
@@ -130,8 +134,11 @@ class ResourceType:
         return (self.schema, *self.extensions)
 
     def extension(self, urn: str) -> Schema | None:
-        lowered = urn.lower()
-        return next((s for s in self.extensions if s.id.lower() == lowered), None)
+        return self._extensions_by_id.get(urn.lower())
+
+    @cached_property
+    def _extensions_by_id(self) -> dict[str, Schema]:
+        return {s.id.lower(): s for s in self.extensions}
 
     def resolve(self, path: str) -> AttributePath | None:
         """Resolve ``userName``, ``name.givenName``, ``meta.created`` or a URN-qualified path

@@ -11,23 +11,27 @@ to the server): it is cleared, except
   PUT of a group's name never drops 100,000 memberships.
 """
 
+from functools import cache
 from typing import Any
 
 from django.db import models
 
-from scim_api.schema import Attribute, ResourceType
+from scim_api.schema import Attribute, ResourceType, Schema
 
 KEPT_WHEN_OMITTED = {"password", "active"}
 
 
-def _stored(resource_type: ResourceType):
+@cache
+def _stored(resource_type: ResourceType) -> tuple[tuple[Schema, Attribute], ...]:
     """(schema, attribute) for every attribute stored in a field, or with sub-attributes that are."""
     from scim_api.schema import COMMON
 
-    for schema in (COMMON, *resource_type.schemas):
-        for attribute in schema.attributes:
-            if attribute.field or any(s.field for s in attribute.sub_attributes):
-                yield schema, attribute
+    return tuple(
+        (schema, attribute)
+        for schema in (COMMON, *resource_type.schemas)
+        for attribute in schema.attributes
+        if attribute.field or any(s.field for s in attribute.sub_attributes)
+    )
 
 
 def _empty(model: type[models.Model], field: str) -> Any:

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from directory import counts
+from directory.query_memory import QueryMemory
 from directory.services.audit import Actor
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from scim_api import bulk, discovery
@@ -130,11 +130,13 @@ class ResourceView(ScimView):
         projection = Projection.from_params(
             handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
-        total_of = partial(counts.count, tenant=self.tenant, query=(handler.resource_type.name, text or ""))
+        memory = QueryMemory(self.tenant, (handler.resource_type.name, text or ""))
         readable = partial(handler.readable, projection=projection)
         if wants_cursor(params):
             scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
-            cursor = cursor_page(queryset, sort, params, scope=scope, total_of=total_of, readable=readable)
+            cursor = cursor_page(
+                queryset, sort, params, scope=scope, total_of=memory.count, readable=readable
+            )
             body = {
                 "schemas": [LIST_RESPONSE],
                 "totalResults": cursor.total,
@@ -146,7 +148,13 @@ class ResourceView(ScimView):
                 body["nextCursor"] = cursor.next_cursor
             body["Resources"] = handler.render_many(self.tenant, cursor.items, projection, self.base_url)
             return body
-        page = index_page(sort.apply(queryset), params, total_of=total_of, readable=readable)
+        page = index_page(
+            sort.apply(queryset),
+            params,
+            total_of=memory.count,
+            readable=readable,
+            positions=memory if sort.by is None and not sort.descending else None,
+        )
         return {
             "schemas": [LIST_RESPONSE],
             "totalResults": page.total,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from directory import counts
+from directory import query_memory
 from directory.models import ActorType, AuditEvent, ScimToken, Tenant
 
 
@@ -43,7 +43,7 @@ def audit_record(
     changes: dict | None = None,
 ) -> AuditEvent:
     """Append one event. Call inside the transaction of the write it describes."""
-    counts.data_changed(tenant)
+    query_memory.data_changed(tenant)
     return AuditEvent.objects.create(
         tenant=tenant,
         actor_type=actor.type,

@@ -3,7 +3,7 @@
 - Tokens found are kept in process memory on PostgreSQL (directory/token_cache.py): a revocation,
   an expiry or a deactivated tenant must still refuse the very next request, in every worker
   process of a real server, however the row was changed.
-- List totals are kept in the cache until the tenant's data next changes (directory/counts.py).
+- List totals are kept in the cache until the tenant's data next changes (directory/query_memory.py).
 
 These run outside a test transaction (``transaction=True``), as requests do in production: inside
 one, neither cache is used.
@@ -186,3 +186,30 @@ def test_a_refused_write_keeps_the_remembered_total(scim, django_assert_num_quer
     assert scim.post("/Users", {"userName": "a@example.com"}).status_code in (400, 409)
     with django_assert_num_queries(2 if connection.vendor == "sqlite" else 1):
         assert total(scim) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deep_pages_start_from_remembered_positions_of_the_current_data(scim, monkeypatch):
+    """Page starts are remembered (POSITION_STRIDE-th pks) and dropped with every write: pages
+    read from them are the pages OFFSET reads, before and after users come and go."""
+    monkeypatch.setattr("scim_api.paging.DEFERRED_JOIN_OFFSET", 2)
+    monkeypatch.setattr("scim_api.paging.POSITION_STRIDE", 3)
+    users = [scim.create_user(f"user{n:02}@example.com")["id"] for n in range(14)]
+
+    def walk() -> list[str]:
+        ids = []
+        for start in (1, 5, 9, 13, 3, 7, 11):  # forward, then again between remembered positions
+            body = body_of(scim.get(f"/Users?startIndex={start}&count=4"))
+            ids += [r["id"] for r in body.get("Resources", [])]
+        return ids
+
+    def offset_walk(present: list[str]) -> list[str]:
+        return [pk for start in (1, 5, 9, 13, 3, 7, 11) for pk in present[start - 1 : start + 3]]
+
+    assert walk() == offset_walk(users)
+    assert walk() == offset_walk(users)  # now from what the first walk remembered
+    for gone in (users[4], users[10]):
+        assert scim.delete(f"/Users/{gone}").status_code == 204
+    users = [u for u in users if u not in (users[4], users[10])]
+    users += [scim.create_user("late@example.com")["id"]]
+    assert walk() == offset_walk(users)
