@@ -88,6 +88,34 @@ _USER_BY_ID = {
 }
 
 
+# Prepared queries of users_where, per (column, count, groups): few in practice (identity
+# providers look up by userName or externalId, with a count of their own); bounded all the same.
+_USERS_WHERE: dict[tuple, PreparedQuery] = {}
+USERS_WHERE_VARIANTS = 64
+SAMPLE_VALUE = "roster-prepared-sample-value"
+
+
+def users_where(*, tenant: Tenant, column: str, value: str, count: int, groups: bool) -> list | None:
+    """The first ``count`` visible users (by id) whose ``column`` equals ``value``, read with
+    ``users_with_related``; None when there are already too many variants prepared."""
+    key = (column, count, groups)
+    prepared = _USERS_WHERE.get(key)
+    if prepared is None:
+        if len(_USERS_WHERE) >= USERS_WHERE_VARIANTS:
+            return None
+        prepared = _USERS_WHERE[key] = PreparedQuery(
+            lambda tenant_id, value: users_with_related(
+                User.objects.filter(tenant_id=tenant_id, **{column: value})
+                .exclude(state=UserState.DELETED)
+                .order_by("pk")[:count],
+                groups=groups,
+            ),
+            tenant_id=SAMPLE_TENANT_ID,
+            value=SAMPLE_VALUE,
+        )
+    return prepared.run(tenant_id=tenant.pk, value=value)
+
+
 def user_get(*, tenant: Tenant, user_id: str, groups: bool = True) -> User:
     """The visible user, read with ``users_with_related`` (``groups`` as there)."""
     pk = parse_id(user_id)

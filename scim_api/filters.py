@@ -111,6 +111,10 @@ class CaseFold(Func):
 
 def compile_filter(resource_type: ResourceType, text: str) -> Q:
     """The ``Q`` that selects the resources ``text`` matches."""
+    return QueryCompiler(resource_type).visit(_parse(text))
+
+
+def _parse(text: str):
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"The filter is {len(text)} characters long; the limit is {MAX_FILTER_LENGTH}.")
     try:
@@ -122,7 +126,37 @@ def compile_filter(resource_type: ResourceType, text: str) -> Q:
     nodes = _count(tree)
     if nodes > MAX_NODES:
         raise InvalidFilter(f"The filter has {nodes} expressions; the limit is {MAX_NODES}.")
-    return QueryCompiler(resource_type).visit(tree)
+    return tree
+
+
+def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] | None:
+    """``(column, value)`` when ``text`` is a single ``eq`` of a non-empty string against a singular
+    string attribute stored in a column, such as ``userName eq "x"`` or ``externalId eq "y"``
+    (what identity providers send before every create): the rows ``compile_filter`` selects are
+    then those whose ``column`` equals ``value`` (casefolded into the ``*_key`` column where the
+    attribute ignores case). None for any other filter, and for one that does not parse."""
+    try:
+        tree = _parse(text)
+    except InvalidFilter:
+        return None
+    if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
+        return None
+    path = resource_type.resolve(_name(tree.attr_path))
+    if not isinstance(tree.value, str) or not tree.value or path is None or path.sub_attribute:
+        return None
+    attribute = path.attribute
+    if attribute.multi_valued or attribute.type != "string" or not attribute.field:
+        return None
+    if attribute.returned == "never" or attribute.name == "id":
+        return None
+    try:
+        value = _check_value(attribute, tree.op, tree.value)
+    except InvalidFilter:
+        return None  # compile_filter says why
+    if attribute.case_exact:
+        return attribute.field, value
+    key = KEY_COLUMNS.get(attribute.field)
+    return (key, casefold_key(value)) if key else None
 
 
 # One comparison whose value is a bare word: Microsoft's SCIM guide prints

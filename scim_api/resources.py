@@ -58,6 +58,13 @@ class UserResource:
         """The rows of ``queryset`` with what rendering them needs, read in the same statement."""
         return selectors.users_with_related(queryset, groups=projection.includes("groups"))
 
+    def find(self, tenant, column: str, value: str, *, count: int, projection: Projection) -> list | None:
+        """The first ``count`` visible users (by id) whose ``column`` equals ``value``, with what
+        rendering them needs; None when no prepared query serves this lookup."""
+        return selectors.users_where(
+            tenant=tenant, column=column, value=value, count=count, groups=projection.includes("groups")
+        )
+
     def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
         groups = {}
         if projection.includes("groups"):

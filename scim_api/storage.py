@@ -11,7 +11,6 @@ to the server): it is cleared, except
   PUT of a group's name never drops 100,000 memberships.
 """
 
-from functools import cache
 from typing import Any
 
 from django.db import models
@@ -21,9 +20,19 @@ from scim_api.schema import Attribute, ResourceType, Schema
 KEPT_WHEN_OMITTED = {"password", "active"}
 
 
-@cache
+_STORED: dict[str, tuple[tuple[Schema, Attribute], ...]] = {}
+
+
 def _stored(resource_type: ResourceType) -> tuple[tuple[Schema, Attribute], ...]:
-    """(schema, attribute) for every attribute stored in a field, or with sub-attributes that are."""
+    """(schema, attribute) for every attribute stored in a field, or with sub-attributes that are.
+    Kept by resource type name: hashing the frozen type itself would walk its whole schema."""
+    found = _STORED.get(resource_type.name)
+    if found is None:
+        found = _STORED[resource_type.name] = _stored_attributes(resource_type)
+    return found
+
+
+def _stored_attributes(resource_type: ResourceType) -> tuple[tuple[Schema, Attribute], ...]:
     from scim_api.schema import COMMON
 
     return tuple(

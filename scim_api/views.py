@@ -23,9 +23,9 @@ from scim_api.errors import (
     exception_handler,
     scim_json_response,
 )
-from scim_api.filters import compile_filter
+from scim_api.filters import column_equality, compile_filter
 from scim_api.negotiation import ScimContentNegotiation
-from scim_api.paging import cursor_page, index_page, page_bounds, wants_cursor
+from scim_api.paging import Page, cursor_page, index_page, page_bounds, wants_cursor
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
@@ -118,17 +118,20 @@ class ResourceView(ScimView):
         section 2.4: index stays the default); a cursor-paged response has nextCursor except on the
         last page, previousCursor except on the first, and no startIndex (RFC 9865 section 2)."""
 
-        queryset = handler.queryset(self.tenant)
         text = params.get("filter")
-        if text not in (None, ""):
-            if not isinstance(text, str):
-                raise InvalidFilter("filter must be a string.")
+        if text not in (None, "") and not isinstance(text, str):
+            raise InvalidFilter("filter must be a string.")
+        projection = Projection.from_params(
+            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
+        )
+        page = self._column_lookup(handler, text, params, projection)
+        if page is not None:
+            return self._index_body(handler, page, projection)
+        queryset = handler.queryset(self.tenant)
+        if text:
             queryset = queryset.filter(compile_filter(handler.resource_type, text))
         queryset, sort = parse_sort(
             handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder")
-        )
-        projection = Projection.from_params(
-            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
         memory = QueryMemory(self.tenant, (handler.resource_type.name, text or ""))
         readable = partial(handler.readable, projection=projection)
@@ -155,6 +158,9 @@ class ResourceView(ScimView):
             readable=readable,
             positions=memory if sort.by is None and not sort.descending else None,
         )
+        return self._index_body(handler, page, projection)
+
+    def _index_body(self, handler, page: Page, projection: Projection) -> dict:
         return {
             "schemas": [LIST_RESPONSE],
             "totalResults": page.total,
@@ -162,6 +168,24 @@ class ResourceView(ScimView):
             "itemsPerPage": len(page.items),
             "Resources": handler.render_many(self.tenant, page.items, projection, self.base_url),
         }
+
+    def _column_lookup(self, handler, text, params, projection) -> Page | None:
+        """The first page of ``filter=<attribute> eq "<value>"`` on a column (``column_equality``),
+        unsorted, read by the handler's prepared query: the lookup identity providers send before
+        every write, in one statement that needs no compiling. None when the request is not that,
+        or its page is full (then totalResults needs counting, and the general path does it)."""
+        if not text or not hasattr(handler, "find") or wants_cursor(params):
+            return None
+        if params.get("sortBy") not in (None, "") or params.get("sortOrder") not in (None, ""):
+            return None
+        start, count = page_bounds(params)
+        equality = column_equality(handler.resource_type, text) if start == 1 and count else None
+        if equality is None:
+            return None
+        items = handler.find(self.tenant, *equality, count=count, projection=projection)
+        if items is None or len(items) >= count:
+            return None
+        return Page(total=len(items), start_index=1, items=items)
 
     def resource_response(self, handler, instance, status=200):
         body = handler.render(self.tenant, instance, self.projection(handler.resource_type), self.base_url)

@@ -830,3 +830,17 @@ def test_a_thousand_user_creates_in_one_request(scim, record_property):
     assert len({id_of(r) for r in results}) == 1000
     assert AuditEvent.objects.filter(action="user.created").count() == 1000
     assert elapsed < 60, elapsed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_operations_commit_in_batches_and_a_failure_undoes_only_itself(scim, monkeypatch):
+    """Outside a test transaction, as in production: batches of two operations (so that failures
+    fall inside batches and at their ends), each operation in its own savepoint. Every operation
+    reported done is committed, every failed one left nothing, and the totals see them all."""
+    monkeypatch.setattr("scim_api.bulk.BATCH_OPERATIONS", 2)
+    names = ["a", "b", "a", "c", "d", "c", "e"]  # the second "a" and "c" are taken: 409
+    results = run(scim, bulk(*(post_user(f"u{i}", f"{n}@example.com") for i, n in enumerate(names))))
+    assert [r["status"] for r in results] == ["201", "201", "409", "201", "201", "409", "201"]
+    assert sorted(User.objects.values_list("user_name", flat=True)) == [f"{n}@example.com" for n in "abcde"]
+    assert AuditEvent.objects.filter(action="user.created").count() == 5
+    assert body_of(scim.get("/Users?count=1"))["totalResults"] == 5

@@ -138,3 +138,35 @@ def test_deep_pages_read_ids_first_and_return_the_same_pages(scim, monkeypatch):
         assert pages == expected[query]
         seen = [user_id for page in pages for user_id in page]
         assert len(seen) == len(set(seen)) == 12
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'filter=userName eq "Alice@Example.com"',
+        'filter=USERNAME eq "alice@example.com"&attributes=userName',
+        'filter=userName eq "alice@example.com"&excludedAttributes=groups',
+        'filter=externalId eq "shared"',
+        'filter=externalId eq "shared"&count=2',
+        'filter=externalId eq "shared"&count=3',
+        'filter=externalId eq "SHARED"',  # caseExact: no match
+        'filter=externalId eq "shared"&startIndex=2',
+        'filter=userName eq "gone@example.com"',
+        'filter=userName eq "nobody@example.com"',
+        "filter=externalId eq shared",  # Entra's bare word
+        'filter=displayName eq "Alice"',  # no prepared lookup for it
+    ],
+)
+def test_prepared_column_lookups_answer_as_the_general_path(scim, monkeypatch, query):
+    """``userName eq``/``externalId eq`` are read by a prepared query (views._column_lookup): the
+    same resources, totals and rendering as the general filter path."""
+    alice = scim.create_user("alice@example.com", externalId="shared", displayName="Alice")
+    scim.create_user("bob@example.com", externalId="shared")
+    scim.create_user("carol@example.com", externalId="shared")
+    gone = scim.create_user("gone@example.com")
+    assert scim.delete(f"/Users/{gone['id']}").status_code == 204
+    scim.create_group("Team", members=[alice["id"]])
+    prepared = body_of(scim.get(f"/Users?{query}"))
+    monkeypatch.setattr("scim_api.views.column_equality", lambda *args: None)
+    general = body_of(scim.get(f"/Users?{query}"))
+    assert prepared == general
