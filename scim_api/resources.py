@@ -203,7 +203,8 @@ class GroupResource:
         _check_required(GROUP, doc)
         fields = fields_from_document(GROUP, Group, doc, replace=True)
         # Only what the operations change: the rest was read without a lock, and writing it back
-        # would undo a concurrent rename (see PATCH_ATTEMPTS). Member changes are set operations.
+        # would undo a concurrent rename (Okta re-sends the name with membership changes). Member
+        # changes are set operations.
         fields = {field: value for field, value in fields.items() if getattr(current, field) != value}
         return group_services.group_update(
             tenant=tenant,

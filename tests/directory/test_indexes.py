@@ -47,6 +47,8 @@ LOOKUPS = {
     # user7777@ and user77770@ to user77779@.
     'userName co "ER7777"': (["user_user_name_trgm"], 11),
     'emails.value co "er7777"': (["user_value_key_trgm"], 11),
+    # Family names N4242 and N42420 to N42429, matched ignoring case.
+    'name.familyName sw "n4242"': (["user_family_name_prefix"], 11),
 }
 
 
