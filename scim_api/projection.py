@@ -47,6 +47,8 @@ class Projection:
         return not any(p.attribute is attribute and p.sub_attribute is None for p in self.excluded)
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if self._keeps_everything:
+            return doc
         out: dict[str, Any] = {}
         for key, value in doc.items():
             if key == "schemas":
@@ -83,6 +85,17 @@ class Projection:
         if kind == "drop":
             return None
         return _without_subs(value, names) if kind == "without" else _only_subs(value, names)
+
+    @cached_property
+    def _keeps_everything(self) -> bool:
+        """Whether ``apply`` returns documents as they are: no attributes or excludedAttributes,
+        and no attribute or sub-attribute of the type is returned only on request (a user's are
+        not; a group's members.display is). ``returned: never`` attributes are never in the
+        documents rendered (storage leaves them out)."""
+        if self.restricted or self.excluded:
+            return False
+        attributes = [a for s in (*self.resource_type.schemas, COMMON) for a in s.attributes]
+        return all(a.returned == "never" or self._rule(a)[0] == "keep" for a in attributes)
 
     @cached_property
     def _rules(self) -> dict[int, tuple[str, set[str]]]:

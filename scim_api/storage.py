@@ -91,17 +91,32 @@ def document_from_instance(resource_type: ResourceType, instance: models.Model) 
     """The stored attributes of ``instance`` as a canonical document (no id, meta or derived
     attributes); unassigned values are left out."""
     doc: dict[str, Any] = {}
-    for schema, attribute in _stored(resource_type):
-        if attribute.returned == "never" or attribute.name == "id":
-            continue
+    for container, attribute in _readable(resource_type):
         value = _read(attribute, instance)
         if value is None:
             continue
-        if schema.id in (resource_type.schema.id, "common"):
+        if container is None:
             doc[attribute.name] = value
         else:
-            doc.setdefault(schema.id, {})[attribute.name] = value
+            doc.setdefault(container, {})[attribute.name] = value
     return doc
+
+
+_READABLE: dict[str, tuple[tuple[str | None, Attribute], ...]] = {}
+
+
+def _readable(resource_type: ResourceType) -> tuple[tuple[str | None, Attribute], ...]:
+    """``(extension URN or None for the core, attribute)`` of every stored attribute a document
+    shows (not ``returned: never``, not ``id``), per resource type name."""
+    found = _READABLE.get(resource_type.name)
+    if found is None:
+        core = (resource_type.schema.id, "common")
+        found = _READABLE[resource_type.name] = tuple(
+            (None if schema.id in core else schema.id, attribute)
+            for schema, attribute in _stored(resource_type)
+            if attribute.returned != "never" and attribute.name != "id"
+        )
+    return found
 
 
 def _read(attribute: Attribute, instance) -> Any:

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.hashers import check_password
 
 from directory.models import AuditEvent, Group, Membership, User, UserState
 from directory.services import users as user_services
@@ -844,3 +845,15 @@ def test_operations_commit_in_batches_and_a_failure_undoes_only_itself(scim, mon
     assert sorted(User.objects.values_list("user_name", flat=True)) == [f"{n}@example.com" for n in "abcde"]
     assert AuditEvent.objects.filter(action="user.created").count() == 5
     assert body_of(scim.get("/Users?count=1"))["totalResults"] == 5
+
+
+def test_passwords_set_in_bulk_are_argon2id_hashes(scim):
+    """Okta's password sync sends a password with every create: each is stored as an Argon2id
+    hash (directory/passwords.py), never as given."""
+    results = run(
+        scim, bulk(*(post_user(f"u{i}", f"u{i}@example.com", password=f"Pw-{i}-x") for i in range(20)))
+    )
+    assert {r["status"] for r in results} == {"201"}
+    for i, user in enumerate(User.objects.order_by("user_name_key")):
+        assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+        assert check_password(f"Pw-{int(user.user_name[1:].split('@')[0])}-x", user.password), i
