@@ -151,9 +151,11 @@ def _touch_users(user_ids) -> None:
 
 
 def _bump(group: Group) -> None:
-    now = timezone.now()
-    Group.objects.filter(pk=group.pk).update(version=F("version") + 1, updated_at=now)
-    group.refresh_from_db(fields=["version", "updated_at"])
+    """A new version for a group whose members changed. The row is locked (``_lock``), so the
+    version read with it is the current one: no need to read it back."""
+    group.version += 1
+    group.updated_at = timezone.now()
+    Group.objects.filter(pk=group.pk).update(version=group.version, updated_at=group.updated_at)
 
 
 @transaction.atomic
