@@ -115,6 +115,22 @@ def body_of(response) -> Any:
     return json.loads(response.content)
 
 
+def read(scim, kind: str, resource_id: str, query: str = "") -> dict:
+    """The resource as a GET returns it, without meta (checked by version())."""
+    response = scim.get(f"/{kind}/{resource_id}{query}")
+    assert response.status_code == 200, response.content
+    return {k: v for k, v in body_of(response).items() if k != "meta"}
+
+
+def version(scim, kind: str, resource_id: str) -> int:
+    response = scim.get(f"/{kind}/{resource_id}")
+    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
+
+
+def member_ids(scim, group_id: str) -> set[str]:
+    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
+
+
 def assert_scim_error(response, status: int, scim_type: str | None = None, *, detail_contains=None) -> dict:
     """The response is a SCIM Error document (RFC 7644 section 3.12) with this status and scimType,
     in SCIM JSON, with no trace of a Python traceback."""

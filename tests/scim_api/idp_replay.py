@@ -1,10 +1,11 @@
 """Replaying identity providers' documented requests (tests/fixtures/idp/<vendor>/*.json, each
-``{source, method, path, query, body, notes}``) and reading back what they did."""
+``{source, method, path, query, body, notes}``); reading back what they did is conftest's
+``read``, ``version`` and ``member_ids``."""
 
 import json
 from pathlib import Path
 
-from tests.scim_api.conftest import SCIM_JSON, body_of
+from tests.scim_api.conftest import SCIM_JSON
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "idp"
 
@@ -38,19 +39,3 @@ def replay(
         path = f"{path}?{real(query)}"
     raw = "" if request["body"] is None else real(json.dumps(request["body"]))
     return scim.request(request["method"], path, raw=raw, headers=headers, content_type=content_type)
-
-
-def read(scim, kind: str, resource_id: str, query: str = "") -> dict:
-    """The resource as a GET returns it, without meta (checked by version())."""
-    response = scim.get(f"/{kind}/{resource_id}{query}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def member_ids(scim, group_id: str) -> set[str]:
-    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}

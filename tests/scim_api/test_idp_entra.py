@@ -24,9 +24,11 @@ from tests.scim_api.conftest import (
     PATCH_URN,
     assert_scim_error,
     body_of,
+    member_ids,
+    read,
     snapshot,
+    version,
 )
-from tests.scim_api.idp_replay import member_ids, read, version
 
 MS_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 HEADERS = {"Accept": "application/scim+json"}

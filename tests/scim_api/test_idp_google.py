@@ -16,8 +16,7 @@ import pytest
 
 from directory.models import AuditEvent, User
 from tests.scim_api import idp_replay
-from tests.scim_api.conftest import CORE_USER, LIST_URN, body_of
-from tests.scim_api.idp_replay import read, version
+from tests.scim_api.conftest import CORE_USER, LIST_URN, body_of, read, version
 
 fixture = partial(idp_replay.fixture, "google")
 

@@ -18,8 +18,16 @@ from django.contrib.auth.hashers import check_password
 from directory.models import AuditEvent, User, UserState
 from directory.services import users as user_services
 from tests.scim_api import idp_replay
-from tests.scim_api.conftest import CORE_GROUP, CORE_USER, LIST_URN, assert_scim_error, body_of
-from tests.scim_api.idp_replay import member_ids, read, version
+from tests.scim_api.conftest import (
+    CORE_GROUP,
+    CORE_USER,
+    LIST_URN,
+    assert_scim_error,
+    body_of,
+    member_ids,
+    read,
+    version,
+)
 
 HEADERS = {"User-Agent": "Okta SCIM Client 1.0.0", "Accept": "application/scim+json"}
 USER = "23a35c27-23d3-4c03-b4c5-6443c09e7173"  # Okta's placeholder ids

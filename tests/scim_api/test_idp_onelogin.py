@@ -14,8 +14,7 @@ import pytest
 
 from directory.models import User, UserState
 from tests.scim_api import idp_replay
-from tests.scim_api.conftest import CORE_GROUP, CORE_USER, LIST_URN, body_of
-from tests.scim_api.idp_replay import member_ids, read, version
+from tests.scim_api.conftest import CORE_GROUP, CORE_USER, LIST_URN, body_of, member_ids, read, version
 
 fixture = partial(idp_replay.fixture, "onelogin")
 replay = partial(idp_replay.replay, vendor="onelogin")

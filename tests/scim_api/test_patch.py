@@ -12,20 +12,10 @@ from tests.scim_api.conftest import (
     ENTERPRISE,
     PATCH_URN,
     assert_scim_error,
-    body_of,
+    read,
     snapshot,
+    version,
 )
-
-
-def read(scim, kind: str, resource_id: str) -> dict:
-    response = scim.get(f"/{kind}/{resource_id}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
 
 
 def updates(resource_id: str) -> list[AuditEvent]:

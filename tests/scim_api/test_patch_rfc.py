@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.scim_api.conftest import CORE_GROUP, CORE_USER, assert_scim_error, body_of
+from tests.scim_api.conftest import (
+    CORE_GROUP,
+    CORE_USER,
+    assert_scim_error,
+    body_of,
+    member_ids,
+    read,
+    version,
+)
 
 RFC = Path(__file__).resolve().parents[1] / "fixtures" / "rfc"
 BABS = ("2819c223-7f76-453a-919d-413861904646", "2819c223-7f76-...413861904646", "2819c223...413861904646")
@@ -32,21 +40,6 @@ def rfc_text(name: str, ids: dict[str, str]) -> str:
     for placeholder, actual in ids.items():
         text = text.replace(placeholder, actual)
     return text
-
-
-def read(scim, kind: str, resource_id: str) -> dict:
-    response = scim.get(f"/{kind}/{resource_id}")
-    assert response.status_code == 200, response.content
-    return {k: v for k, v in body_of(response).items() if k != "meta"}
-
-
-def version(scim, kind: str, resource_id: str) -> int:
-    response = scim.get(f"/{kind}/{resource_id}")
-    return int(body_of(response)["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def member_ids(scim, group_id: str) -> set[str]:
-    return {m["value"] for m in read(scim, "Groups", group_id).get("members", [])}
 
 
 def patch(scim, kind: str, resource_id: str, name: str, ids: dict[str, str] | None = None):
