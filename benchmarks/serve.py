@@ -26,14 +26,16 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dev import reachable  # noqa: E402 (the repository root first: dev.py lives there)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/roster_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -47,15 +49,6 @@ def reexec_in_venv() -> None:
         if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
             os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])  # noqa: S606
         sys.exit("Django is not installed: run `python3 dev.py test` once to create .venv, or use it.")
-
-
-def reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def environment(var_dir: Path) -> dict[str, str]:
@@ -194,7 +187,6 @@ def main() -> None:
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
 
     os.chdir(ROOT)
-    sys.path.insert(0, str(ROOT))
     var_dir = Path(os.environ.get("ROSTER_VAR_DIR") or ROOT / "var" / "benchmark").resolve()
     env = environment(var_dir)
     os.environ.update(env)
