@@ -158,12 +158,10 @@ def index_page(
 
 
 def _page_ids(queryset: QuerySet, offset: int, count: int, memory: Positions | None) -> list:
-    if memory is None:
+    if memory is None or offset < POSITION_STRIDE:
         return list(queryset.values_list("pk", flat=True)[offset : offset + count])
     known = memory.positions()
     target = offset // POSITION_STRIDE * POSITION_STRIDE
-    if target == 0:
-        return list(queryset.values_list("pk", flat=True)[offset : offset + count])
     if target not in known:
         nearest = max((n for n in known if n < target), default=0)
         found = _positions_after(queryset, nearest, known.get(nearest), target)
