@@ -18,8 +18,9 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
-def users_visible(*, tenant: Tenant) -> QuerySet[User]:
-    """The tenant's users as SCIM sees them: deleted users are hidden rows until purge."""
+def users_visible(*, tenant: Tenant | int) -> QuerySet[User]:
+    """The tenant's users as SCIM sees them: deleted users are hidden rows until purge. ``tenant``
+    may be an id (prepared queries are built from sample ids)."""
     return User.objects.filter(tenant=tenant).exclude(state=UserState.DELETED)
 
 
@@ -79,7 +80,7 @@ SAMPLE_ID = uuid.UUID("0badc0de-5eed-4a11-8bad-f00d0badc0de")
 _USER_BY_ID = {
     groups: PreparedQuery(
         lambda tenant_id, pk, groups=groups: users_with_related(
-            User.objects.filter(tenant_id=tenant_id, pk=pk).exclude(state=UserState.DELETED), groups=groups
+            users_visible(tenant=tenant_id).filter(pk=pk), groups=groups
         ),
         tenant_id=SAMPLE_TENANT_ID,
         pk=SAMPLE_ID,
@@ -105,9 +106,7 @@ def users_where(*, tenant: Tenant, column: str, value: str, count: int, groups: 
             return None
         prepared = _USERS_WHERE[key] = PreparedQuery(
             lambda tenant_id, value: users_with_related(
-                User.objects.filter(tenant_id=tenant_id, **{column: value})
-                .exclude(state=UserState.DELETED)
-                .order_by("pk")[:count],
+                users_visible(tenant=tenant_id).filter(**{column: value}).order_by("pk")[:count],
                 groups=groups,
             ),
             tenant_id=SAMPLE_TENANT_ID,

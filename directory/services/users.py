@@ -24,7 +24,7 @@ from directory.models import (
     casefold_key,
 )
 from directory.prepared import PreparedQuery
-from directory.selectors import SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_with_related
+from directory.selectors import SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_visible, users_with_related
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 
@@ -45,9 +45,7 @@ def _check_manager(tenant: Tenant, manager_id, user_id=None) -> None:
     pk = parse_id(manager_id)
     if pk is not None and pk == user_id:
         raise InvalidReference("A user cannot be their own manager.")
-    exists = (
-        pk is not None and User.objects.filter(tenant=tenant, pk=pk).exclude(state=UserState.DELETED).exists()
-    )
+    exists = pk is not None and users_visible(tenant=tenant).filter(pk=pk).exists()
     if not exists:
         raise InvalidReference(f"manager {manager_id} is not a user of this directory.")
 
@@ -101,8 +99,7 @@ def _save(user: User, *, update_fields: list[str] | None = None) -> None:
 
 
 def _locked_user(tenant_id, pk, related: bool) -> QuerySet[User]:
-    query = User.objects.select_for_update().filter(tenant_id=tenant_id, pk=pk)
-    query = query.exclude(state=UserState.DELETED)
+    query = users_visible(tenant=tenant_id).select_for_update().filter(pk=pk)
     return users_with_related(query) if related else query
 
 

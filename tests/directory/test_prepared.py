@@ -44,3 +44,28 @@ def test_a_sample_used_twice_falls_back_to_building_the_queryset(users, tenant):
     )
     assert [u.pk for u in prepared.run(tenant_id=tenant.pk, pk=users[2].pk)] == [users[2].pk]
     assert prepared._compiled == {"default": None}
+
+
+def test_the_directorys_prepared_reads_are_compiled_not_rebuilt(users, tenant, system_actor):
+    """The hot reads (a user by id, by a column, locked for a write) place every sample: were one
+    to fall back to building its queryset, it would still answer right, only slowly."""
+    from directory import selectors
+    from directory.services import users as user_services
+
+    user = users[0]
+    assert selectors.user_get(tenant=tenant, user_id=str(user.pk)).pk == user.pk
+    assert [
+        u.pk
+        for u in selectors.users_where(
+            tenant=tenant, column="user_name_key", value=user.user_name_key, count=2, groups=True
+        )
+    ] == [user.pk]
+    user_services.user_update(
+        tenant=tenant, actor=system_actor, user_id=user.pk, fields={"title": "Engineer"}, related=True
+    )
+    prepared = [
+        selectors._USER_BY_ID[True],
+        selectors._USERS_WHERE[("user_name_key", 2, True)],
+        user_services._LOCKED_USER[True],
+    ]
+    assert all(p._compiled["default"] is not None for p in prepared)
