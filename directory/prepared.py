@@ -5,8 +5,9 @@ it costs more than the database takes to answer: the subqueries that read a user
 same statement alone take about a millisecond to compile, three times what PostgreSQL needs to run
 the whole statement. A ``PreparedQuery`` builds its queryset once, from sample values of its
 parameters, keeps the SQL, and notes where each sample went among the statement's parameters.
-Each run puts the real values there and reads the rows with ``Model.objects.raw``: the same
-columns, the same model instances, annotations as attributes (unconverted: JSON arrives as text).
+Each run puts the real values there and reads the rows: a queryset of rows (``directory.rows``)
+as rows, with the converters its columns need; any other queryset with ``Model.objects.raw``, as
+the same model instances, annotations as attributes (unconverted: JSON arrives as text).
 
 The samples must be values no caller sends (fixed odd UUIDs, negative ids), and each must turn up
 exactly once among the parameters; should one not (a queryset that folds a value into its SQL
@@ -15,11 +16,16 @@ text), the queryset is built on every run instead, which is slower but the same.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections
 from django.db.models import QuerySet
+
+from directory.rows import RowIterable
 
 # How a value may appear among a compiled statement's parameters: as given, or as the 32 hex
 # digits that UUIDField stores on databases without a uuid type (SQLite).
@@ -33,7 +39,7 @@ class PreparedQuery:
     def __init__(self, build: Callable[..., QuerySet], **samples: Any) -> None:
         self.build = build
         self.samples = samples
-        self._compiled: dict[str, tuple[str, list] | None] = {}
+        self._compiled: dict[str, _Compiled | None] = {}
 
     def run(self, using: str = "default", **values: Any) -> list:
         if using not in self._compiled:
@@ -41,14 +47,21 @@ class PreparedQuery:
         compiled = self._compiled[using]
         if compiled is None:
             return list(self.build(**values).using(using))
-        sql, slots = compiled
-        params = [_FORMS[form](values[name]) if name else constant for name, form, constant in slots]
-        return list(self.model.objects.using(using).raw(sql, params))
+        params = [_FORMS[form](values[name]) if name else constant for name, form, constant in compiled.slots]
+        if compiled.row is None:
+            return list(compiled.model.objects.using(using).raw(compiled.sql, params))
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        new, row = tuple.__new__, compiled.row
+        return [new(row, values) for values in rows]
 
-    def _compile(self, using: str) -> tuple[str, list] | None:
+    def _compile(self, using: str) -> _Compiled | None:
         queryset = self.build(**self.samples)
-        self.model = queryset.model
-        sql, params = queryset.query.get_compiler(using).as_sql()
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
         slots, seen = [], []
         for param in params:
             slot = next(
@@ -65,7 +78,53 @@ class PreparedQuery:
                 seen.append(slot[0])
         if sorted(seen) != sorted(self.samples):
             return None
+        sql, slots = _inline_constants(sql, slots, connections[using])
+        compiled = _Compiled(model=queryset.model, sql=sql, slots=slots, compiler=compiler)
+        if issubclass(queryset._iterable_class, RowIterable):
+            compiled.row = queryset._iterable_class.row
+            compiled.converters = compiler.get_converters(
+                [s[0] for s in compiler.select[: compiler.col_count]]
+            )
+        return compiled
+
+
+@dataclass
+class _Compiled:
+    model: type
+    sql: str
+    slots: list  # (sample name, form, None) for a sample's place, (None, None, value) for a constant
+    compiler: Any
+    row: type | None = None  # the row class of a queryset of rows; None: model instances
+    converters: dict = field(default_factory=dict)
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _inline_constants(sql: str, slots: list, connection) -> tuple[str, list]:
+    """The statement with its constant parameters (``state <> 'deleted'``) written into its text
+    as literals, leaving only the samples' places as parameters. A prepared statement is planned
+    once for any parameter values: with the constant a parameter, PostgreSQL could not tell that
+    a partial index (``WHERE state <> 'deleted'``) serves every execution, and planned each anew."""
+    if connection.vendor != "postgresql":
         return sql, slots
+    from psycopg.sql import Literal
+
+    kept: list = []
+    places = iter(slots)
+
+    def place(match: re.Match) -> str:
+        if match.group() == "%%":
+            return "%%"
+        slot = next(places)
+        constant = slot[2]
+        if slot[0] is None and isinstance(constant, str | int):
+            return Literal(constant).as_string(connection.connection).replace("%", "%%")
+        kept.append(slot)
+        return "%s"
+
+    connection.ensure_connection()
+    return _PLACEHOLDER.sub(place, sql), kept
 
 
 def _safely(convert: Callable[[Any], Any], value: Any) -> Any:

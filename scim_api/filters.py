@@ -135,14 +135,18 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
     (what identity providers send before every create): the rows ``compile_filter`` selects are
     then those whose ``column`` equals ``value`` (casefolded into the ``*_key`` column where the
     attribute ignores case). None for any other filter, and for one that does not parse."""
-    try:
-        tree = _parse(text)
-    except InvalidFilter:
-        return None
-    if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
-        return None
-    path = resource_type.resolve(_name(tree.attr_path))
-    if not isinstance(tree.value, str) or not tree.value or path is None or path.sub_attribute:
+    found = _simple_equality(text)
+    if found is None:
+        try:
+            tree = _parse(text)
+        except InvalidFilter:
+            return None
+        if not isinstance(tree, Comparison) or tree.op != CompareOperator.eq:
+            return None
+        found = _name(tree.attr_path), tree.value
+    name, value = found
+    path = resource_type.resolve(name)
+    if not isinstance(value, str) or not value or path is None or path.sub_attribute:
         return None
     attribute = path.attribute
     if attribute.multi_valued or attribute.type != "string" or not attribute.field:
@@ -150,13 +154,31 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
     if attribute.returned == "never" or attribute.name == "id":
         return None
     try:
-        value = _check_value(attribute, tree.op, tree.value)
+        value = _check_value(attribute, CompareOperator.eq, value)
     except InvalidFilter:
         return None  # compile_filter says why
     if attribute.case_exact:
         return attribute.field, value
     key = KEY_COLUMNS.get(attribute.field)
     return (key, casefold_key(value)) if key else None
+
+
+# ``attribute eq "string"`` written with the grammar's own tokens (scim2-models' ATTR_PATH without a
+# URN, COMPARE_OP and STRING, separated by its white space): the parser would make a Comparison of
+# exactly these parts, so the lookup sent before every create skips building the parser's tree.
+_SPACE = r"[ \t\f\r\n]"
+_SIMPLE_EQUALITY = re.compile(
+    rf"{_SPACE}*(?P<path>[A-Za-z][A-Za-z0-9$_-]*(?:\.[A-Za-z][A-Za-z0-9$_-]*)?){_SPACE}+"
+    rf"eq(?![A-Za-z0-9$_-]){_SPACE}*"
+    rf'(?P<value>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9A-Fa-f]{{4}})*"){_SPACE}*',
+    re.IGNORECASE,
+)
+
+
+def _simple_equality(text: str) -> tuple[str, str] | None:
+    """``(attribute path, value)`` of a filter that is ``_SIMPLE_EQUALITY``, else None."""
+    match = _SIMPLE_EQUALITY.fullmatch(text) if len(text) <= MAX_FILTER_LENGTH else None
+    return (match["path"], json.loads(match["value"])) if match else None
 
 
 # One comparison whose value is a bare word: Microsoft's SCIM guide prints

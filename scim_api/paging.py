@@ -102,16 +102,12 @@ def page_bounds(params) -> tuple[int, int]:
     return start, min(max(count, 0), settings.SCIM_MAX_PAGE_SIZE)
 
 
-# From this offset on, a page is read as ids first (from the index alone), then their rows: the
-# database skips the offset over narrow index entries instead of whole rows.
-DEFERRED_JOIN_OFFSET = 1000
-
-# A page deeper than that, in pk order, starts from a remembered position (``Positions``): the pk
+# A page deeper than this, in pk order, starts from a remembered position (``Positions``): the pk
 # of the row before every POSITION_STRIDE-th offset of the query. A page at offset 50,000 then
 # seeks to the pk remembered for 50,000 and skips at most POSITION_STRIDE rows, and walking a whole
 # directory page by page costs O(rows) rather than O(rows²). Positions not yet known are found in
 # one pass from the nearest known one, no further than OFFSET would have gone.
-POSITION_STRIDE = DEFERRED_JOIN_OFFSET
+POSITION_STRIDE = 1000
 
 
 class Positions(Protocol):
@@ -138,18 +134,17 @@ def index_page(
 ) -> Page:
     """One page by startIndex and count. The page is read first: a page shorter than count is the
     last one, which tells totalResults without counting (a userName lookup: one statement).
-    ``readable`` adds to the rows read what rendering them needs; ``total_of`` counts; ``positions``
-    is where to remember page starts of a query ordered by pk alone."""
+    ``readable`` reads the rows with what rendering them needs (users: the page's ids from the
+    index, then their rows, in one statement); ``total_of`` counts; ``positions`` is where to
+    remember page starts of a query ordered by pk alone."""
     start, count = page_bounds(params)
     offset = start - 1
     items: list = []
-    if count and offset < DEFERRED_JOIN_OFFSET:
-        items = list(readable(queryset)[offset : offset + count])
-    elif count:
-        ids = _page_ids(queryset, offset, count, positions)
-        if ids:
-            rows = {row.pk: row for row in readable(queryset.model.objects.filter(pk__in=ids))}
-            items = [rows[pk] for pk in ids if pk in rows]
+    if count:
+        rows, skip = queryset, offset
+        if positions is not None and offset >= POSITION_STRIDE:
+            rows, skip = _from_position(queryset, offset, positions)
+        items = list(readable(rows)[skip : skip + count]) if rows is not None else []
     if items and len(items) < count:
         return Page(total=offset + len(items), start_index=start, items=items)
     if not items and count and offset == 0:
@@ -157,9 +152,9 @@ def index_page(
     return Page(total=total_of(queryset), start_index=start, items=items)
 
 
-def _page_ids(queryset: QuerySet, offset: int, count: int, memory: Positions | None) -> list:
-    if memory is None or offset < POSITION_STRIDE:
-        return list(queryset.values_list("pk", flat=True)[offset : offset + count])
+def _from_position(queryset: QuerySet, offset: int, memory: Positions) -> tuple[QuerySet | None, int]:
+    """The rows of ``queryset`` (in pk order) after the remembered position nearest below
+    ``offset``, and how many of them to skip; None when the query has fewer rows than that."""
     known = memory.positions()
     target = offset // POSITION_STRIDE * POSITION_STRIDE
     if target not in known:
@@ -169,9 +164,8 @@ def _page_ids(queryset: QuerySet, offset: int, count: int, memory: Positions | N
             known |= found
             memory.remember_positions(known)
         if target not in known:
-            return []  # the query has fewer rows than the page's offset
-    after = queryset.filter(pk__gt=known[target])
-    return list(after.values_list("pk", flat=True)[offset - target : offset - target + count])
+            return None, 0
+    return queryset.filter(pk__gt=known[target]), offset - target
 
 
 def _positions_after(queryset: QuerySet, start: int, start_pk, target: int) -> dict[int, Any]:

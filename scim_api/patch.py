@@ -8,10 +8,10 @@ applies as set operations, so a PATCH never reads a large group's member list.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from scim2_models import Path as ScimPath
 from scim2_models.exceptions import InvalidPathException
 from scim2_models.path import (
@@ -231,8 +231,9 @@ def _selector_values(node: FilterNode) -> dict:
 def apply_operations(
     resource_type: ResourceType, doc: dict[str, Any], operations: list[Operation]
 ) -> tuple[dict[str, Any], MemberChanges]:
-    """The document after the operations, and the member changes they ask for."""
-    doc = copy.deepcopy(doc)
+    """The document after the operations, and the member changes they ask for; ``doc`` itself is
+    left as it was (a deep copy, made the fast way a JSON document allows)."""
+    doc = orjson.loads(orjson.dumps(doc))
     members = MemberChanges()
     for index, operation in enumerate(operations):
         label = f"Operations[{index}]"

@@ -4,11 +4,11 @@ characteristic: ``always`` is always in, ``never`` never, ``request`` only when 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from scim_api.errors import InvalidValue
-from scim_api.schema import COMMON, AttributePath, ResourceType
+from scim_api.schema import COMMON, RESOURCE_TYPES, AttributePath, ResourceType
 
 MAX_PATHS = 100
 
@@ -25,6 +25,12 @@ class Projection:
 
     @classmethod
     def from_params(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
+        if isinstance(attributes, str | None) and isinstance(excluded, str | None):
+            return _cached(resource_type.name, attributes, excluded)
+        return cls._parsed(resource_type, attributes, excluded)
+
+    @classmethod
+    def _parsed(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
         return cls(
             resource_type,
             _parse(resource_type, attributes, "attributes"),
@@ -47,7 +53,7 @@ class Projection:
         return not any(p.attribute is attribute and p.sub_attribute is None for p in self.excluded)
 
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
-        if self._keeps_everything:
+        if self.keeps_everything:
             return doc
         out: dict[str, Any] = {}
         for key, value in doc.items():
@@ -87,7 +93,7 @@ class Projection:
         return _without_subs(value, names) if kind == "without" else _only_subs(value, names)
 
     @cached_property
-    def _keeps_everything(self) -> bool:
+    def keeps_everything(self) -> bool:
         """Whether ``apply`` returns documents as they are: no attributes or excludedAttributes,
         and no attribute or sub-attribute of the type is returned only on request (a user's are
         not; a group's members.display is). ``returned: never`` attributes are never in the
@@ -131,6 +137,13 @@ class Projection:
             return ("drop", set())
         hidden |= {p.sub_attribute.name for p in paths if p.sub_attribute}
         return ("without", hidden) if hidden else ("keep", set())
+
+
+@lru_cache(maxsize=256)
+def _cached(resource_type_name: str, attributes: str | None, excluded: str | None) -> Projection:
+    """Projections of query parameters, kept: most requests give none, or the same few, and a
+    projection remembers what it decided for each attribute (``_rules``)."""
+    return Projection._parsed(RESOURCE_TYPES[resource_type_name], attributes, excluded)
 
 
 def _only_subs(value, names: set[str]):

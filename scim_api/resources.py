@@ -3,13 +3,14 @@ selectors and services. The views are generic over these two handlers."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
+import orjson
 from django.db.models import QuerySet
 
 from directory import selectors
 from directory.models import Group, Tenant, User
+from directory.rows import iso_utc
 from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.audit import Actor
@@ -19,18 +20,15 @@ from scim_api.errors import InvalidValue, Mutability
 from scim_api.patch import apply_operations, member_refs, parse_operations
 from scim_api.projection import Projection
 from scim_api.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
-from scim_api.storage import document_from_instance, fields_from_document
-
-
-def timestamp(value) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+from scim_api.sorting import SORT_KEY
+from scim_api.storage import document_from_instance, fields_from_document, stored_fields
 
 
 def meta(resource_type: ResourceType, instance, base_url: str) -> dict[str, Any]:
     return {
         "resourceType": resource_type.name,
-        "created": timestamp(instance.created_at),
-        "lastModified": timestamp(instance.updated_at),
+        "created": iso_utc(instance.created_at),
+        "lastModified": iso_utc(instance.updated_at),
         "location": f"{base_url}{resource_type.endpoint}/{instance.pk}",
         "version": instance.etag,
     }
@@ -50,36 +48,49 @@ class UserResource:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return selectors.users_visible(tenant=tenant)
 
-    def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> User:
-        groups = projection is None or projection.includes("groups")
-        return selectors.user_get(tenant=tenant, user_id=resource_id, groups=groups)
+    def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None):
+        """The user as a row (``directory.rows``) with what rendering it needs."""
+        return selectors.user_get(tenant=tenant, user_id=resource_id, rows=self._rows(projection))
 
-    def readable(self, queryset: QuerySet, projection: Projection) -> QuerySet:
-        """The rows of ``queryset`` with what rendering them needs, read in the same statement."""
-        return selectors.users_with_related(queryset, groups=projection.includes("groups"))
+    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key: bool = False):
+        """The users of ``queryset`` as rows with what rendering them needs, read in one
+        statement (``directory.rows.RowQuery``); with ``sort_key``, each row also carries the
+        queryset's ``SORT_KEY`` (cursor paging resumes from it)."""
+        if sort_key:
+            return self._rows(projection, (SORT_KEY,)).select(queryset)
+        return self._rows(projection).of(queryset)
 
     def find(self, tenant, column: str, value: str, *, count: int, projection: Projection) -> list | None:
-        """The first ``count`` visible users (by id) whose ``column`` equals ``value``, with what
-        rendering them needs; None when no prepared query serves this lookup."""
+        """The first ``count`` visible users (by id) whose ``column`` equals ``value``, as rows
+        with what rendering them needs; None when no prepared query serves this lookup."""
         return selectors.users_where(
-            tenant=tenant, column=column, value=value, count=count, groups=projection.includes("groups")
+            tenant=tenant, column=column, value=value, count=count, rows=self._rows(projection)
         )
 
+    def _rows(self, projection: Projection | None, annotations: tuple[str, ...] = ()):
+        groups = projection is None or projection.includes("groups")
+        return selectors.user_rows(fields=stored_fields(USER), groups=groups, annotations=annotations)
+
     def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
+        """Documents of ``users``: model instances, or rows of ``readable``/``get``/``find``."""
         groups = {}
         if projection.includes("groups"):
             groups = selectors.groups_of_users(tenant=tenant, users=users)
         managers = selectors.manager_names(tenant=tenant, users=users)
+        # JSON text that a row carries is sent as it is unless the projection must look inside.
+        json_text = orjson.Fragment if projection.keeps_everything else orjson.loads
         return [
-            projection.apply(self._document(u, groups.get(u.pk, []), managers.get(u.manager_id), base_url))
+            projection.apply(
+                self._document(u, groups.get(u.pk, []), managers.get(u.manager_id), base_url, json_text)
+            )
             for u in users
         ]
 
     def render(self, tenant, user, projection: Projection, base_url: str) -> dict:
         return self.render_many(tenant, [user], projection, base_url)[0]
 
-    def _document(self, user: User, groups: list, manager_name: str | None, base_url: str) -> dict:
-        doc = document_from_instance(USER, user)
+    def _document(self, user, groups: list, manager_name: str | None, base_url: str, json_text) -> dict:
+        doc = document_from_instance(USER, user, json_text=json_text)
         enterprise = doc.get(ENTERPRISE_USER)
         if enterprise and "manager" in enterprise:
             manager = enterprise["manager"]
@@ -102,8 +113,8 @@ class UserResource:
         user.direct_groups = None  # a new user is in no group: nothing to read for its rendering
         return user
 
-    def replace(self, tenant, actor, resource_id, body, expected_version) -> User:
-        def replaced(current: User) -> dict:
+    def replace(self, tenant, actor, resource_id, body, expected_version):
+        def replaced(current) -> dict:
             doc = normalize_resource(USER, body)
             _check_required(USER, doc)
             _check_id(body, resource_id)
@@ -111,10 +122,10 @@ class UserResource:
 
         return self._update(tenant, actor, resource_id, replaced, expected_version)
 
-    def patch(self, tenant, actor, resource_id, body, expected_version) -> User:
+    def patch(self, tenant, actor, resource_id, body, expected_version):
         operations = parse_operations(body)
 
-        def patched(current: User) -> dict:
+        def patched(current) -> dict:
             doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
             if "active" not in doc:
                 doc["active"] = False  # an IdP that removes the status asserts none: not let in
@@ -123,17 +134,16 @@ class UserResource:
 
         return self._update(tenant, actor, resource_id, patched, expected_version)
 
-    def _update(self, tenant, actor, resource_id, fields, expected_version) -> User:
-        """``fields(current)`` runs with the user locked, so that a PATCH applies its operations to
-        the state it writes over: two concurrent PATCHes of one user (Okta and Entra send them)
-        queue on the lock, and neither writes back what it read before the other wrote."""
+    def _update(self, tenant, actor, resource_id, fields, expected_version):
+        """``fields(current)`` works the change out from the user as it is, and the change is
+        written only over that state: of two concurrent PATCHes of one user (Okta and Entra send
+        them) neither writes back what it read before the other wrote (``user_update``)."""
         return user_services.user_update(
             tenant=tenant,
             actor=actor,
             user_id=resource_id,
             fields=fields,
             expected_version=expected_version,
-            related=True,
         )
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
@@ -153,7 +163,7 @@ class GroupResource:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return Group.objects.filter(tenant=tenant)
 
-    def readable(self, queryset: QuerySet, projection: Projection) -> QuerySet:
+    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key: bool = False) -> QuerySet:
         return queryset  # members are read per group, and only when asked for
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Group:

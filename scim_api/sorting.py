@@ -1,6 +1,6 @@
 """``sortBy`` / ``sortOrder`` (RFC 7644 section 3.4.2.3), as one sort key per resource.
 
-The key is annotated as ``_sort_key`` so that index paging and cursor paging (which resumes
+The key is annotated as ``scim_sort_key`` so that index paging and cursor paging (which resumes
 after the last key it returned) order by the same thing, with the primary key as tie-breaker.
 A multi-valued attribute sorts by its primary value (else its first). Unassigned values sort
 last in ascending order and first in descending order.
@@ -19,7 +19,7 @@ from scim_api.errors import InvalidValue
 from scim_api.filters import KEY_COLUMNS, CaseFold
 from scim_api.schema import ResourceType
 
-SORT_KEY = "_sort_key"
+SORT_KEY = "scim_sort_key"
 
 
 @dataclass(frozen=True)

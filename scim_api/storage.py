@@ -11,8 +11,12 @@ to the server): it is cleared, except
   PUT of a group's name never drops 100,000 memberships.
 """
 
+from collections.abc import Callable
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
+import orjson
 from django.db import models
 
 from scim_api.schema import Attribute, ResourceType, Schema
@@ -44,11 +48,14 @@ def _stored_attributes(resource_type: ResourceType) -> tuple[tuple[Schema, Attri
 
 
 def _empty(model: type[models.Model], field: str) -> Any:
+    nullable, default = _emptiness(model, field)
+    return None if nullable else default()
+
+
+@cache
+def _emptiness(model: type[models.Model], field: str) -> tuple[bool, Callable[[], Any]]:
     model_field = model._meta.get_field(field)
-    if model_field.null:
-        return None
-    default = model_field.get_default()
-    return default
+    return model_field.null, model_field.get_default
 
 
 def _container(resource_type: ResourceType, schema, doc: dict) -> dict:
@@ -87,46 +94,80 @@ def fields_from_document(
     return fields
 
 
-def document_from_instance(resource_type: ResourceType, instance: models.Model) -> dict[str, Any]:
-    """The stored attributes of ``instance`` as a canonical document (no id, meta or derived
-    attributes); unassigned values are left out."""
+def document_from_instance(
+    resource_type: ResourceType, instance: Any, *, json_text: Callable[[str], Any] = orjson.loads
+) -> dict[str, Any]:
+    """The stored attributes of ``instance`` (a model instance, or a row of ``directory.rows``)
+    as a canonical document (no id, meta or derived attributes); unassigned values are left out.
+    A multi-valued attribute a row carries as JSON text becomes ``json_text(text)``: its value, or
+    an ``orjson.Fragment`` that a response embeds as it is."""
+    reader = _reader(resource_type)
+    values = reader.values(instance)
     doc: dict[str, Any] = {}
-    for container, attribute in _readable(resource_type):
-        value = _read(attribute, instance)
+    for container, name, index, subs in reader.plan:
+        if subs:  # a singular complex attribute stored in columns (name, manager)
+            value = {sub: _text(values[i]) for sub, i in subs if values[i] not in ("", None)} or None
+        else:
+            value = values[index]
+            if value.__class__ is str and index in reader.json:
+                value = None if value == "[]" else json_text(value)
+            elif value in ("", None, []):
+                continue
         if value is None:
             continue
         if container is None:
-            doc[attribute.name] = value
+            doc[name] = value
         else:
-            doc.setdefault(container, {})[attribute.name] = value
+            doc.setdefault(container, {})[name] = value
     return doc
 
 
-_READABLE: dict[str, tuple[tuple[str | None, Attribute], ...]] = {}
+def stored_fields(resource_type: ResourceType) -> tuple[str, ...]:
+    """The model fields ``document_from_instance`` reads, in its order."""
+    return _reader(resource_type).fields
 
 
-def _readable(resource_type: ResourceType) -> tuple[tuple[str | None, Attribute], ...]:
-    """``(extension URN or None for the core, attribute)`` of every stored attribute a document
-    shows (not ``returned: never``, not ``id``), per resource type name."""
-    found = _READABLE.get(resource_type.name)
+def _text(value: Any) -> Any:
+    return str(value) if hasattr(value, "hex") else value  # a UUID (manager.value)
+
+
+class _Reader:
+    """What ``document_from_instance`` reads for one resource type: its fields, read all at once
+    (``values``), and per shown attribute ``(extension URN or None, name, index of its field, ((sub
+    name, index), ...) for a complex one)``; ``json``: indexes of fields holding JSON lists."""
+
+    def __init__(self, fields: tuple[str, ...], plan: tuple, json: frozenset[int]) -> None:
+        self.fields, self.plan, self.json = fields, plan, json
+        getter = attrgetter(*fields)
+        self.values: Callable[[Any], tuple] = getter if len(fields) > 1 else lambda i: (getter(i),)
+
+
+_READERS: dict[str, _Reader] = {}
+
+
+def _reader(resource_type: ResourceType) -> _Reader:
+    """Per resource type name: every stored attribute a document shows (not ``returned: never``,
+    not ``id``)."""
+    found = _READERS.get(resource_type.name)
     if found is None:
         core = (resource_type.schema.id, "common")
-        found = _READABLE[resource_type.name] = tuple(
-            (None if schema.id in core else schema.id, attribute)
-            for schema, attribute in _stored(resource_type)
-            if attribute.returned != "never" and attribute.name != "id"
-        )
+        fields: list[str] = []
+        plan, json = [], set()
+        for schema, attribute in _stored(resource_type):
+            if attribute.returned == "never" or attribute.name == "id":
+                continue
+            container = None if schema.id in core else schema.id
+            if attribute.field:
+                if attribute.multi_valued:
+                    json.add(len(fields))
+                plan.append((container, attribute.name, len(fields), ()))
+                fields.append(attribute.field)
+                continue
+            subs = []
+            for sub in attribute.sub_attributes:
+                if sub.field:
+                    subs.append((sub.name, len(fields)))
+                    fields.append(sub.field)
+            plan.append((container, attribute.name, -1, tuple(subs)))
+        found = _READERS[resource_type.name] = _Reader(tuple(fields), tuple(plan), frozenset(json))
     return found
-
-
-def _read(attribute: Attribute, instance) -> Any:
-    if attribute.field:
-        value = getattr(instance, attribute.field)
-        return None if value in ("", None, []) else value
-    out = {}
-    for sub in attribute.sub_attributes:
-        if sub.field:
-            value = getattr(instance, sub.field)
-            if value not in ("", None):
-                out[sub.name] = str(value) if hasattr(value, "hex") else value
-    return out or None

@@ -134,9 +134,10 @@ class ResourceView(ScimView):
             handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder")
         )
         memory = QueryMemory(self.tenant, (handler.resource_type.name, text or ""))
-        readable = partial(handler.readable, projection=projection)
         if wants_cursor(params):
             scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
+            # A cursor holds the last resource's sort key: its rows must carry it.
+            readable = partial(handler.readable, projection=projection, sort_key=sort.by is not None)
             cursor = cursor_page(
                 queryset, sort, params, scope=scope, total_of=memory.count, readable=readable
             )
@@ -155,7 +156,7 @@ class ResourceView(ScimView):
             sort.apply(queryset),
             params,
             total_of=memory.count,
-            readable=readable,
+            readable=partial(handler.readable, projection=projection),
             positions=memory if sort.by is None and not sort.descending else None,
         )
         return self._index_body(handler, page, projection)

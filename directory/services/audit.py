@@ -32,7 +32,16 @@ class Actor:
         return cls(type=ActorType.SYSTEM, label=label)
 
 
-def audit_record(
+def audit_record(*, tenant: Tenant, **details: Any) -> AuditEvent:
+    """Append one event (``audit_event``'s arguments). Call inside the transaction of the write it
+    describes."""
+    query_memory.data_changed(tenant)
+    event = audit_event(tenant=tenant, **details)
+    event.save()
+    return event
+
+
+def audit_event(
     *,
     tenant: Tenant,
     actor: Actor,
@@ -42,9 +51,8 @@ def audit_record(
     target_label: str = "",
     changes: dict | None = None,
 ) -> AuditEvent:
-    """Append one event. Call inside the transaction of the write it describes."""
-    query_memory.data_changed(tenant)
-    return AuditEvent.objects.create(
+    """The event ``audit_record`` appends, not saved yet (``compare_and_set`` writes it)."""
+    return AuditEvent(
         tenant=tenant,
         actor_type=actor.type,
         actor_token=actor.token,

@@ -2,15 +2,19 @@
 
 Services take model field values (the SCIM layer translates documents into them), write only
 what changed, bump ``version`` once per effective write, keep the ``UserValue`` search rows in
-step with the multi-valued fields, and record one AuditEvent, all in one transaction.
+step with the multi-valued fields, and record one AuditEvent, all or nothing. A change is written
+over the version of the user it was worked out from (``compare_and_set``).
 """
 
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from directory.models import (
@@ -24,8 +28,10 @@ from directory.models import (
     casefold_key,
 )
 from directory.prepared import PreparedQuery
-from directory.selectors import SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_visible, users_with_related
-from directory.services.audit import Actor, audit_record
+from directory.rows import Rows
+from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_visible
+from directory.services.audit import Actor, audit_event, audit_record
+from directory.services.compare_and_set import update_if_unchanged
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 
 REDACTED = "[redacted]"
@@ -39,25 +45,27 @@ def _state_fields(active: bool, now) -> dict[str, Any]:
     return {"active": False, "state": UserState.SUSPENDED, "state_changed_at": now, "suspended_at": now}
 
 
-def _check_manager(tenant: Tenant, manager_id, user_id=None) -> None:
+def _check_manager(tenant: Tenant, manager_id, user_id=None) -> str | None:
+    """The displayName of the manager ``manager_id`` names, after checking it may be one."""
     if manager_id is None:
-        return
+        return None
     pk = parse_id(manager_id)
     if pk is not None and pk == user_id:
         raise InvalidReference("A user cannot be their own manager.")
-    exists = pk is not None and users_visible(tenant=tenant).filter(pk=pk).exists()
-    if not exists:
+    found = users_visible(tenant=tenant).filter(pk=pk).values_list("display_name") if pk else []
+    if not found:
         raise InvalidReference(f"manager {manager_id} is not a user of this directory.")
+    return found[0][0]
 
 
-def _values_rows(user: User, field: str) -> list[UserValue]:
+def _values_rows(tenant_id: int, user_id, field: str, elements: list | None) -> list[UserValue]:
     rows = []
-    for position, element in enumerate(getattr(user, field) or []):
+    for position, element in enumerate(elements or []):
         value = str(element.get("value", ""))
         rows.append(
             UserValue(
-                tenant_id=user.tenant_id,
-                user=user,
+                tenant_id=tenant_id,
+                user_id=user_id,
                 attribute=field,
                 position=position,
                 value=value,
@@ -71,12 +79,11 @@ def _values_rows(user: User, field: str) -> list[UserValue]:
     return rows
 
 
-def _reindex(user: User, fields) -> None:
-    fields = [f for f in fields if f in MULTI_VALUED_FIELDS]
-    if not fields:
-        return
-    UserValue.objects.filter(user=user, attribute__in=fields).delete()
-    UserValue.objects.bulk_create([row for f in fields for row in _values_rows(user, f)])
+def _reindex(tenant: Tenant, user_id, values: dict[str, Any], fields: list[str]) -> None:
+    """Rewrite the ``UserValue`` rows of the multi-valued ``fields`` from their new ``values``."""
+    UserValue.objects.filter(user_id=user_id, attribute__in=fields).delete()
+    rows = [row for f in fields for row in _values_rows(tenant.pk, user_id, f, values[f])]
+    UserValue.objects.bulk_create(rows)
 
 
 def _audit_value(field: str, value):
@@ -87,40 +94,45 @@ def _audit_value(field: str, value):
     return value
 
 
-def _save(user: User, *, update_fields: list[str] | None = None) -> None:
-    """Save; a taken userName is AlreadyExists. No savepoint of its own: callers run in a
-    transaction that the error rolls back whole."""
-    try:
-        user.save(update_fields=update_fields)
-    except IntegrityError as error:
-        if "user_name" in str(error).lower():
-            raise AlreadyExists(f"userName {user.user_name!r} is already taken in this directory.") from None
-        raise
+def _taken(error: IntegrityError, user_name: str) -> None:
+    """A write refused for a taken userName is AlreadyExists; any other refusal stays as it is."""
+    if "user_name" in str(error).lower():
+        raise AlreadyExists(f"userName {user_name!r} is already taken in this directory.") from None
 
 
-def _locked_user(tenant_id, pk, related: bool) -> QuerySet[User]:
-    query = users_visible(tenant=tenant_id).select_for_update().filter(pk=pk)
-    return users_with_related(query) if related else query
+# What a write reads of a user: every column as its Python value (the change is worked out against
+# them), and what rendering the result needs (``users_with_related``), as a row (directory.rows).
+USER_ROWS = Rows(
+    User,
+    tuple(f.attname for f in User._meta.concrete_fields if not f.primary_key),
+    RELATED_WITH_GROUPS,
+    text=False,
+)
 
 
-_LOCKED_USER = {
-    related: PreparedQuery(
-        lambda tenant_id, pk, related=related: _locked_user(tenant_id, pk, related),
+def _visible(tenant_id, pk, locked: bool):
+    users = users_visible(tenant=tenant_id)
+    return USER_ROWS.select((users.select_for_update() if locked else users).filter(pk=pk))
+
+
+_READ = {
+    locked: PreparedQuery(
+        lambda tenant_id, pk, locked=locked: _visible(tenant_id, pk, locked),
         tenant_id=SAMPLE_TENANT_ID,
         pk=SAMPLE_ID,
     )
-    for related in (True, False)
+    for locked in (False, True)
 }
 
 
-def _lock(tenant: Tenant, user_id, expected_version: int | None, related: bool = False) -> User:
-    """The visible user, locked for this transaction (with ``users_with_related``'s attributes if
-    ``related``); checks the client's If-Match version."""
+def _read(tenant: Tenant, user_id, expected_version: int | None, *, locked: bool):
+    """The visible user as a row of ``USER_ROWS``, locked for this transaction if ``locked``;
+    checks the client's If-Match version."""
     pk = parse_id(user_id)
-    found = _LOCKED_USER[related].run(tenant_id=tenant.pk, pk=pk) if pk else []
-    user = found[0] if found else None
-    if user is None:
+    found = _READ[locked].run(tenant_id=tenant.pk, pk=pk) if pk else []
+    if not found:
         raise DoesNotExist(f"User {user_id} not found.")
+    user = found[0]
     if expected_version is not None and user.version != expected_version:
         raise VersionMismatch(f"User {user_id} is at version {user.version}, not {expected_version}.")
     return user
@@ -137,8 +149,14 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
         fields["password"] = make_password(fields["password"])
     fields |= _state_fields(fields.pop("active", True), now)
     user = User(tenant=tenant, created_at=now, updated_at=now, **fields)
-    _save(user)
-    UserValue.objects.bulk_create([row for f in MULTI_VALUED_FIELDS for row in _values_rows(user, f)])
+    try:
+        user.save()
+    except IntegrityError as error:
+        _taken(error, user.user_name)
+        raise
+    UserValue.objects.bulk_create(
+        [row for f in MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))]
+    )
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -155,68 +173,101 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
     return user
 
 
-@transaction.atomic
+# A write that lost this many races to other writes of the same user takes the row lock instead,
+# so that every write finishes however many clients write one user at once.
+OPTIMISTIC_ATTEMPTS = 3
+
+
 def user_update(
     *,
     tenant: Tenant,
     actor: Actor,
     user_id,
-    fields: dict[str, Any] | Callable[[User], dict[str, Any]],
+    fields: dict[str, Any] | Callable[[Any], dict[str, Any]],
     expected_version: int | None = None,
-    related: bool = False,
-) -> User:
-    """Set ``fields`` on the user; a write that changes nothing leaves version and audit alone.
+):
+    """Set ``fields`` on the user and return it as it is then (a row of ``USER_ROWS``); a write
+    that changes nothing leaves version and audit alone.
 
-    ``fields`` may be a function of the user as it is, called with the row locked (a PATCH): no
-    other write can come between what it read and what is written. ``related``: read the user
-    with ``selectors.users_with_related``, for a caller that renders it."""
-    user = _lock(tenant, user_id, expected_version, related)
-    if callable(fields):
-        fields = fields(user)
-    now = timezone.now()
-    changes: dict[str, dict] = {}
+    ``fields`` may be a function of the user as it is (a PATCH applies its operations to it): it
+    is called with the user as read, and what it changes is written only over that very version
+    (``update_if_unchanged``). When another write landed in between, the user is read again and
+    ``fields`` called anew; after ``OPTIMISTIC_ATTEMPTS`` of those, the row is read locked."""
+    for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
+        locked = attempt == OPTIMISTIC_ATTEMPTS
+        with transaction.atomic() if locked else nullcontext():
+            user = _read(tenant, user_id, expected_version, locked=locked)
+            change = _change(tenant, user, fields(user) if callable(fields) else fields)
+            if not change.audited:
+                return user
+            reindexed = [f for f in change.audited if f in MULTI_VALUED_FIELDS]
+            try:
+                written = update_if_unchanged(
+                    User,
+                    tenant=tenant,
+                    pk=user.pk,
+                    version=user.version,
+                    values=change.values,
+                    event=audit_event(
+                        tenant=tenant,
+                        actor=actor,
+                        action="user.updated",
+                        target_type="user",
+                        target_id=user.pk,
+                        target_label=change.values.get("user_name", user.user_name),
+                        changes=change.audited,
+                    ),
+                    also=partial(_reindex, tenant, user.pk, change.values, reindexed) if reindexed else None,
+                )
+            except IntegrityError as error:
+                _taken(error, change.values.get("user_name", user.user_name))
+                raise
+            if written:
+                return user._replace(**change.values, **change.shown, version=user.version + 1)
+    raise AssertionError("A user changed under its row lock.")
+
+
+@dataclass
+class _Change:
+    values: dict[str, Any]  # the columns to write
+    audited: dict[str, dict]  # {field: {"before": ..., "after": ...}} of what the client changed
+    shown: dict[str, Any]  # what else the user as written shows: a new manager's displayName
+
+
+def _change(tenant: Tenant, user, fields: dict[str, Any]) -> _Change:
+    """What setting ``fields`` changes on ``user``: the columns to write and their audit."""
+    values: dict[str, Any] = {}
+    audited: dict[str, dict] = {}
+    shown: dict[str, Any] = {}
     for field, value in fields.items():
         if field == "password":
             # Write-only: the client cannot read it back, but the hash tells whether it is the one
             # already set. IdPs re-send it with every profile push (Okta's PUT with password sync),
             # and sending the current password again is no change: no version bump, no audit event.
             if value and not (user.password and check_password(value, user.password)):
-                changes["password"] = {"before": REDACTED, "after": REDACTED}
-                user.password = make_password(value)
+                audited["password"] = {"before": REDACTED, "after": REDACTED}
+                values["password"] = make_password(value)
             continue
         if field == "manager_id":
             given, value = value, (parse_id(value) if value is not None else None)
             if value != user.manager_id or (given is not None and value is None):
                 # An id that is not a UUID parses to None: refuse it rather than read it as "no
                 # manager", which would silently clear the current one.
-                _check_manager(tenant, given, user.pk)
+                shown["manager_display_name"] = _check_manager(tenant, given, user.pk)
         current = getattr(user, field)
         if current != value:
-            changes[field] = {"before": _audit_value(field, current), "after": _audit_value(field, value)}
-            setattr(user, field, value)
-    if not changes:
-        return user
-    written = [*changes, "version", "updated_at"]
-    if "active" in changes:
-        for field, value in _state_fields(user.active, now).items():
-            setattr(user, field, value)
-        written += ["state", "state_changed_at", "suspended_at"]
-    if "user_name" in changes or "display_name" in changes:
-        written += ["user_name_key", "display_name_key"]
-    user.version += 1
-    user.updated_at = now
-    _save(user, update_fields=written)
-    _reindex(user, changes)
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="user.updated",
-        target_type="user",
-        target_id=user.pk,
-        target_label=user.user_name,
-        changes=changes,
-    )
-    return user
+            audited[field] = {"before": _audit_value(field, current), "after": _audit_value(field, value)}
+            values[field] = value
+    if not audited:
+        return _Change({}, audited, shown)
+    now = timezone.now()
+    if "active" in values:
+        values |= _state_fields(values["active"], now)
+    for name, key in (("user_name", "user_name_key"), ("display_name", "display_name_key")):
+        if name in values:
+            values[key] = casefold_key(values[name])
+    values["updated_at"] = now
+    return _Change(values, audited, shown)
 
 
 @transaction.atomic
@@ -231,19 +282,22 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
     if pk is not None:
         in_groups = Membership.objects.filter(tenant=tenant, member_user_id=pk).values("group_id")
         list(Group.objects.select_for_update().filter(pk__in=in_groups).order_by("pk").values_list("pk"))
-    user = _lock(tenant, user_id, expected_version)
+    user = _read(tenant, user_id, expected_version, locked=True)
     now = timezone.now()
-    groups = list(Membership.objects.filter(member_user=user).values_list("group_id", flat=True))
-    Membership.objects.filter(member_user=user).delete()
+    groups = list(Membership.objects.filter(member_user_id=user.pk).values_list("group_id", flat=True))
+    Membership.objects.filter(member_user_id=user.pk).delete()
     # The groups' member lists changed, so do their versions (ETags).
     Group.objects.filter(pk__in=groups).update(version=F("version") + 1, updated_at=now)
-    reports = User.objects.filter(tenant=tenant, manager=user)
+    reports = User.objects.filter(tenant=tenant, manager_id=user.pk)
     reports.update(manager=None, version=F("version") + 1, updated_at=now)
-    before = user.state
-    user.state, user.active, user.deleted_at, user.state_changed_at = UserState.DELETED, False, now, now
-    user.version += 1
-    user.updated_at = now
-    user.save(update_fields=["state", "active", "deleted_at", "state_changed_at", "version", "updated_at"])
+    User.objects.filter(pk=user.pk).update(
+        state=UserState.DELETED,
+        active=False,
+        deleted_at=now,
+        state_changed_at=now,
+        version=F("version") + 1,
+        updated_at=now,
+    )
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -252,7 +306,7 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
         target_id=user.pk,
         target_label=user.user_name,
         changes={
-            "state": {"before": before, "after": UserState.DELETED},
+            "state": {"before": user.state, "after": UserState.DELETED},
             "groups": {"before": [str(g) for g in groups], "after": []},
         },
     )

@@ -53,19 +53,41 @@ def test_the_directorys_prepared_reads_are_compiled_not_rebuilt(users, tenant, s
     from directory.services import users as user_services
 
     user = users[0]
-    assert selectors.user_get(tenant=tenant, user_id=str(user.pk)).pk == user.pk
+    rows = selectors.user_rows(fields=("user_name", "emails"), groups=True)
+    assert str(selectors.user_get(tenant=tenant, user_id=str(user.pk), rows=rows).pk) == str(user.pk)
     assert [
-        u.pk
+        str(u.pk)
         for u in selectors.users_where(
-            tenant=tenant, column="user_name_key", value=user.user_name_key, count=2, groups=True
+            tenant=tenant, column="user_name_key", value=user.user_name_key, count=2, rows=rows
         )
-    ] == [user.pk]
+    ] == [str(user.pk)]
     user_services.user_update(
-        tenant=tenant, actor=system_actor, user_id=user.pk, fields={"title": "Engineer"}, related=True
+        tenant=tenant, actor=system_actor, user_id=user.pk, fields={"title": "Engineer"}
     )
     prepared = [
-        selectors._USER_BY_ID[True],
-        selectors._USERS_WHERE[("user_name_key", 2, True)],
-        user_services._LOCKED_USER[True],
+        selectors._PREPARED[(rows, "pk")],
+        selectors._PREPARED[(rows, "user_name_key", 2)],
+        user_services._READ[False],
     ]
     assert all(p._compiled["default"] is not None for p in prepared)
+
+
+@pytest.mark.postgres_only
+def test_the_hot_reads_are_planned_once_on_postgresql(users, tenant):
+    """psycopg prepares a statement run five times on a connection; its constants are written into
+    its text (``state <> 'deleted'``), so PostgreSQL can plan it once for every user and value
+    instead of re-planning on each run (a partial index serves only a known state)."""
+    from directory import selectors
+
+    seed_users(tenant, 500, prefix="many")  # and ANALYZE: plans as in a directory of some size
+    rows = selectors.user_rows(fields=("user_name", "emails"), groups=True)
+    for user in users * 3:  # five runs to be prepared, five planned for their values, then once
+        selectors.user_get(tenant=tenant, user_id=str(user.pk), rows=rows)
+        key = user.user_name_key
+        selectors.users_where(tenant=tenant, column="user_name_key", value=key, count=5, rows=rows)
+    compiled = selectors._PREPARED[(rows, "user_name_key", 5)]._compiled["default"]
+    assert "'deleted'" in compiled.sql and [name for name, _, _ in compiled.slots] == ["tenant_id", "value"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
+        plans = {statement: generic for statement, generic in cursor.fetchall() if "'deleted'" in statement}
+    assert len(plans) == 2 and all(generic > 0 for generic in plans.values()), plans

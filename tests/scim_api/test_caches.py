@@ -192,7 +192,6 @@ def test_a_refused_write_keeps_the_remembered_total(scim, django_assert_num_quer
 def test_deep_pages_start_from_remembered_positions_of_the_current_data(scim, monkeypatch):
     """Page starts are remembered (POSITION_STRIDE-th pks) and dropped with every write: pages
     read from them are the pages OFFSET reads, before and after users come and go."""
-    monkeypatch.setattr("scim_api.paging.DEFERRED_JOIN_OFFSET", 2)
     monkeypatch.setattr("scim_api.paging.POSITION_STRIDE", 3)
     users = [scim.create_user(f"user{n:02}@example.com")["id"] for n in range(14)]
 

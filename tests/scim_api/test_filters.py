@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from directory.services.tokens import token_create
 
@@ -801,3 +803,61 @@ def test_root_search_on_an_attribute_no_resource_type_has_is_invalid_filter(scim
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidFilter"
     assert "nosuch" in response.json()["detail"]
+
+
+# The lookup sent before every create skips the parser (filters._simple_equality): whatever it
+# reads, the parser reads the same way.
+
+_SPACES = st.sampled_from(["", " ", "  ", "\t", "\n ", "\u00a0", "\r", "\x0b"])
+_PATHS = st.sampled_from(
+    [
+        "userName",
+        "USERNAME",
+        "externalId",
+        "name.givenName",
+        "emails.value",
+        "$ref",
+        "a-b_c$",
+        "x.y.z",
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+        "1abc",
+        "é",
+        "user Name",
+        "userName.",
+    ]
+)
+_OPERATORS = st.sampled_from(["eq", "EQ", "Eq", "eqx", "eq-", "ne", "co", "pr", "e q"])
+_VALUES = st.one_of(
+    st.sampled_from(['"alice@example.com"', '""', '"a\\"b"', '"\\u00e9"', '"\\u00"', '"\\x41"',
+                     '"a\tb"', '"\x01"', '"é"', "'x'", "1", "true", "null", '"a" and x pr', '"a"]']),
+    st.text(max_size=6).map(lambda t: json.dumps(t)[:-1] + '"'),
+)  # fmt: skip
+_FILTERS = st.tuples(_SPACES, _PATHS, _SPACES, _OPERATORS, _SPACES, _VALUES, _SPACES).map("".join)
+
+
+@given(_FILTERS)
+@settings(max_examples=800, deadline=None)
+def test_the_simple_equality_reads_what_the_parser_reads(text):
+    from scim2_models.path import CompareOperator, Comparison
+
+    from scim_api.filters import InvalidFilter, _name, _parse, _simple_equality
+
+    found = _simple_equality(text)
+    if found is None:
+        return
+    try:
+        tree = _parse(text)
+    except InvalidFilter as error:
+        raise AssertionError(f"{text!r} read as {found}, but the parser refuses it: {error}") from None
+    assert isinstance(tree, Comparison) and tree.op == CompareOperator.eq, text
+    assert (_name(tree.attr_path), tree.value) == found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['userName eq "alice@example.com"', ' externalId  EQ "a\\"b\\u00e9" ', 'name.givenName eq"x"'],
+)
+def test_the_simple_equality_serves_the_usual_lookups(text):
+    from scim_api.filters import _simple_equality
+
+    assert _simple_equality(text) is not None

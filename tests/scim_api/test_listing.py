@@ -119,8 +119,9 @@ def test_deleted_users_are_neither_listed_nor_counted(scim, users):
     assert users[0]["id"] not in _ids(body)
 
 
-def test_deep_pages_read_ids_first_and_return_the_same_pages(scim, monkeypatch):
-    """Past DEFERRED_JOIN_OFFSET a page is read as ids, then rows: same users, same order."""
+def test_pages_from_remembered_positions_are_the_pages_offset_reads(scim, monkeypatch):
+    """Past POSITION_STRIDE a page in pk order starts from a remembered position: same users,
+    same order (a sorted query pages by offset)."""
     for n in range(12):
         scim.create_user(f"user{n:02}@example.com", title="Engineer" if n % 2 else None)
     queries = [
@@ -131,7 +132,6 @@ def test_deep_pages_read_ids_first_and_return_the_same_pages(scim, monkeypatch):
         q: [[r["id"] for r in body_of(scim.get(q.format(i)))["Resources"]] for i in (1, 5, 9)]
         for q in queries
     }
-    monkeypatch.setattr("scim_api.paging.DEFERRED_JOIN_OFFSET", 2)
     monkeypatch.setattr("scim_api.paging.POSITION_STRIDE", 3)  # pages start from found positions
     for query in queries:
         pages = [[r["id"] for r in body_of(scim.get(query.format(i)))["Resources"]] for i in (1, 5, 9)]

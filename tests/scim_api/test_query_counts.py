@@ -2,6 +2,7 @@
 and of the group: counted at one size, then again after the data has grown."""
 
 import pytest
+from django.db import connection
 
 from directory.models import User
 from tests.support.seed import seed_users
@@ -66,11 +67,14 @@ def test_patch_user_costs_a_constant_number_of_queries(tenant, scim, directory, 
             {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": title}]},
         )
 
-    # token; savepoint; the user locked, read with its groups; update; audit; release
-    with django_assert_num_queries(6):
+    # token; the user read with its groups; then, written over the version read, on PostgreSQL:
+    # savepoint (the test runs in a transaction; a request does not), the update with its audit
+    # event in one statement, release; elsewhere: savepoint, update, audit, release
+    queries = 5 if connection.vendor == "postgresql" else 6
+    with django_assert_num_queries(queries):
         assert patch("Engineer").status_code == 200
     grow(tenant, scim, directory["group"])
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(queries):
         assert patch("Staff engineer").status_code == 200
 
 
