@@ -16,7 +16,6 @@ text), the queryset is built on every run instead, which is slower but the same.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
+from directory.literals import inline
 from directory.rows import RowIterable
 
 # How a value may appear among a compiled statement's parameters: as given, or as the 32 hex
@@ -98,33 +98,18 @@ class _Compiled:
     converters: dict = field(default_factory=dict)
 
 
-_PLACEHOLDER = re.compile(r"%%|%s")
-
-
 def _inline_constants(sql: str, slots: list, connection) -> tuple[str, list]:
-    """The statement with its constant parameters (``state <> 'deleted'``) written into its text
-    as literals, leaving only the samples' places as parameters. A prepared statement is planned
-    once for any parameter values: with the constant a parameter, PostgreSQL could not tell that
-    a partial index (``WHERE state <> 'deleted'``) serves every execution, and planned each anew."""
+    """The statement with its constant parameters (``state <> 'deleted'``) written into its text,
+    leaving only the samples' places as parameters (see ``inline``)."""
     if connection.vendor != "postgresql":
         return sql, slots
-    from psycopg.sql import Literal
-
-    kept: list = []
-    places = iter(slots)
-
-    def place(match: re.Match) -> str:
-        if match.group() == "%%":
-            return "%%"
-        slot = next(places)
-        constant = slot[2]
-        if slot[0] is None and isinstance(constant, str | int):
-            return Literal(constant).as_string(connection.connection).replace("%", "%%")
-        kept.append(slot)
-        return "%s"
-
-    connection.ensure_connection()
-    return _PLACEHOLDER.sub(place, sql), kept
+    return inline(
+        sql,
+        slots,
+        connection,
+        written=lambda slot: slot[0] is None and isinstance(slot[2], str | int),
+        literal=lambda slot: slot[2],
+    )
 
 
 def _safely(convert: Callable[[Any], Any], value: Any) -> Any:

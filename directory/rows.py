@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from datetime import UTC, datetime
+from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
@@ -34,6 +35,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 from django.db.models.query import ValuesListIterable
+
+from directory.literals import inline
 
 
 def iso_utc(value: datetime | str) -> str:
@@ -100,19 +103,18 @@ class Rows:
         selected._iterable_class = self.iterable
         return selected
 
-    def of(self, queryset: QuerySet) -> RowQuery:
+    def of(self, queryset: QuerySet, *, searched: bool = False) -> RowQuery:
         """The rows of ``queryset``, to slice and read like a queryset; see ``RowQuery``."""
-        return RowQuery(self, queryset)
+        return RowQuery(self, queryset, searched)
 
-    def fetch(self, queryset: QuerySet) -> list:
+    def fetch(self, queryset: QuerySet, *, searched: bool = False) -> list:
         """The rows of ``queryset``, in its order (see ``RowQuery``)."""
         connection = connections[queryset.db]
         select_sql = self._select_sql(queryset.db) if connection.vendor == "postgresql" else None
         if select_sql is None:
             return list(self.select(queryset))
-        ids = queryset.values_list("pk", flat=True)
         try:
-            ids_sql, params = ids.query.get_compiler(ids.db).as_sql()
+            ids_sql, params = _ids_sql(queryset, connection, searched)
         except EmptyResultSet:
             return []
         with connection.cursor() as cursor:
@@ -150,15 +152,35 @@ class RowQuery:
     the row's columns, whose SQL was compiled once (``Rows._select_sql``); elsewhere
     ``Rows.select``. Sliced and iterated like a queryset."""
 
-    def __init__(self, rows: Rows, queryset: QuerySet) -> None:
+    def __init__(self, rows: Rows, queryset: QuerySet, searched: bool = False) -> None:
         self.rows = rows
         self.queryset = queryset
+        self.searched = searched
 
     def __getitem__(self, bounds: slice) -> RowQuery:
-        return RowQuery(self.rows, self.queryset[bounds])
+        return RowQuery(self.rows, self.queryset[bounds], self.searched)
 
     def __iter__(self):
-        return iter(self.rows.fetch(self.queryset))
+        return iter(self.rows.fetch(self.queryset, searched=self.searched))
+
+
+def _ids_sql(queryset: QuerySet, connection, searched: bool) -> tuple[str, list]:
+    """The SQL of the queryset's ids (PostgreSQL), written to be planned once and prepared where
+    that serves (``inline``): a listing keeps its page (LIMIT, OFFSET, the id it starts after) as
+    parameters, so all its pages are one statement; a search is planned for its values (a LIKE
+    pattern decides which index serves it), so its text is all literal, and the same search run
+    again reuses its plan."""
+    query = queryset.values_list("pk", flat=True).query.chain()
+    low, high = query.low_mark, query.high_mark
+    if not searched:
+        query.clear_limits()
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    sql, params = inline(sql, list(params), connection, lambda p: searched or not isinstance(p, UUID))
+    if not searched and high is not None:
+        sql, params = f"{sql} LIMIT %s", [*params, high - low]
+    if not searched and low:
+        sql, params = f"{sql} OFFSET %s", [*params, low]
+    return sql, params
 
 
 def _etag(row) -> str:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Exists, F, Func, OuterRef, Q, Value
+from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Left, Lower, Right, StrIndex
 from django.db.models.lookups import (
@@ -36,6 +37,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
     StartsWith,
 )
+from django.db.models.sql import Query
 from scim2_models.exceptions import InvalidFilterException
 from scim2_models.path import (
     AttrPath,
@@ -112,6 +114,32 @@ class CaseFold(Func):
 def compile_filter(resource_type: ResourceType, text: str) -> Q:
     """The ``Q`` that selects the resources ``text`` matches."""
     return QueryCompiler(resource_type).visit(_parse(text))
+
+
+# Filtered queries kept by (model, tenant, resource type, filter text): parsing a filter and
+# resolving it into the query's WHERE clause costs more than PostgreSQL takes to run a page of it,
+# and clients repeat their searches. Bounded: the texts come from clients.
+_FILTERED: OrderedDict[tuple, Query] = OrderedDict()
+FILTERED_KEPT = 256
+
+
+def filtered(resource_type: ResourceType, text: str, *, tenant, queryset: QuerySet) -> QuerySet:
+    """``queryset.filter(compile_filter(resource_type, text))``, where ``queryset`` is the
+    tenant's resources of that type; the resolved query is kept for the next request with the
+    same text, unless compiling it read data (the groups nested in a group ``groups.value``
+    names), which a later write could change."""
+    key = (resource_type.name, tenant.pk, text)
+    kept = _FILTERED.get(key)
+    if kept is not None:
+        _FILTERED.move_to_end(key)
+        return QuerySet(model=queryset.model, query=kept.chain(), using=queryset.db)
+    compiler = QueryCompiler(resource_type)
+    result = queryset.filter(compiler.visit(_parse(text)))
+    if not compiler.reads_data:
+        _FILTERED[key] = result.query.chain()
+        if len(_FILTERED) > FILTERED_KEPT:
+            _FILTERED.popitem(last=False)
+    return result
 
 
 def _parse(text: str):
@@ -218,6 +246,7 @@ def _name(path: AttrPath) -> str:
 class QueryCompiler(FilterVisitor[Q]):
     def __init__(self, resource_type: ResourceType):
         self.resource_type = resource_type
+        self.reads_data = False  # whether compiling looked up data (see ``filtered``)
 
     # --- structure ---------------------------------------------------------------------------
 
@@ -432,7 +461,7 @@ class ElementCompiler(FilterVisitor[Q]):
         if self.kind == "members":
             return _member_condition(sub.name, op, value, present, label, member_field="member")
         if self.kind == "groups":
-            return _group_condition(sub.name, op, value, present, label)
+            return _group_condition(self.parent, sub.name, op, value, present, label)
         column = VALUE_COLUMNS.get(sub.name)
         if column == "primary":
             # A boolean column: an element without "primary" is not primary, so the value is
@@ -448,7 +477,9 @@ class ElementCompiler(FilterVisitor[Q]):
         if sub.name == "value":
             exact = sub.case_exact or self.attribute.type != "complex"
             field, key = ("value", None) if exact else ("value", "value_key")
-            assigned = ~Q(value="")
+            # value_key is value casefolded ("" for ""): testing it instead keeps the condition
+            # inside an index that holds value_key (user_value_by_user), without the row.
+            assigned = ~Q(value="") if exact else ~Q(value_key="")
             value = str(value) if value is not None else None
             case_exact = sub.case_exact
         elif column is not None:  # stored casefolded
@@ -525,7 +556,7 @@ def _member_condition(sub: str, op, value, present: bool, label: str, member_fie
     raise InvalidFilter(f"{label} cannot be used in a filter.")
 
 
-def _group_condition(sub: str, op, value, present: bool, label: str) -> Q:
+def _group_condition(compiler: QueryCompiler, sub: str, op, value, present: bool, label: str) -> Q:
     """A user's groups include groups that contain one of its groups (RFC 7643 section 4.1.2)."""
     if sub == "value":
         if present:
@@ -533,6 +564,7 @@ def _group_condition(sub: str, op, value, present: bool, label: str) -> Q:
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
         pk = _exact_id(value)
+        compiler.reads_data = True
         q = Q(group_id__in=group_descendants(group_id=pk)) if pk else MATCH_NONE
         return q if op == CompareOperator.eq else ~q
     if sub == "display":

@@ -52,13 +52,14 @@ class UserResource:
         """The user as a row (``directory.rows``) with what rendering it needs."""
         return selectors.user_get(tenant=tenant, user_id=resource_id, rows=self._rows(projection))
 
-    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key: bool = False):
+    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
         """The users of ``queryset`` as rows with what rendering them needs, read in one
-        statement (``directory.rows.RowQuery``); with ``sort_key``, each row also carries the
-        queryset's ``SORT_KEY`` (cursor paging resumes from it)."""
+        statement (``directory.rows.RowQuery``; ``searched``: the queryset is a filter's); with
+        ``sort_key``, each row also carries the queryset's ``SORT_KEY`` (cursor paging resumes
+        from it)."""
         if sort_key:
             return self._rows(projection, (SORT_KEY,)).select(queryset)
-        return self._rows(projection).of(queryset)
+        return self._rows(projection).of(queryset, searched=searched)
 
     def find(self, tenant, column: str, value: str, *, count: int, projection: Projection) -> list | None:
         """The first ``count`` visible users (by id) whose ``column`` equals ``value``, as rows
@@ -163,7 +164,7 @@ class GroupResource:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return Group.objects.filter(tenant=tenant)
 
-    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key: bool = False) -> QuerySet:
+    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
         return queryset  # members are read per group, and only when asked for
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Group:

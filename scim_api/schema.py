@@ -19,6 +19,7 @@ SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvider
 RESOURCE_TYPE = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+MAX_RESOLVED = 4096  # attribute paths a resource type remembers it resolved
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -144,9 +145,25 @@ class ResourceType:
         """Resolve ``userName``, ``name.givenName``, ``meta.created`` or a URN-qualified path
         (``urn:...:enterprise:2.0:User:manager.value``), ignoring case (RFC 7644 section 3.10).
         None when the path names no attribute of this resource type."""
+        resolved = self._resolved
+        if path not in resolved:
+            if len(resolved) >= MAX_RESOLVED:  # paths come from clients: keep a bounded few
+                resolved.clear()
+            resolved[path] = self._resolve(path)
+        return resolved[path]
+
+    @cached_property
+    def _resolved(self) -> dict[str, AttributePath | None]:
+        return {}
+
+    @cached_property
+    def _schemas_longest_first(self) -> tuple[Schema, ...]:
+        return tuple(sorted(self.schemas, key=lambda s: -len(s.id)))
+
+    def _resolve(self, path: str) -> AttributePath | None:
         schema, rest = self.schema, path
         lowered = path.lower()
-        for candidate in sorted(self.schemas, key=lambda s: -len(s.id)):
+        for candidate in self._schemas_longest_first:
             if lowered.startswith(candidate.id.lower() + ":"):
                 schema, rest = candidate, path[len(candidate.id) + 1 :]
                 break

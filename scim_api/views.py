@@ -23,7 +23,7 @@ from scim_api.errors import (
     exception_handler,
     scim_json_response,
 )
-from scim_api.filters import column_equality, compile_filter
+from scim_api.filters import column_equality, compile_filter, filtered
 from scim_api.negotiation import ScimContentNegotiation
 from scim_api.paging import Page, cursor_page, index_page, page_bounds, wants_cursor
 from scim_api.parsers import ScimJSONParser
@@ -129,7 +129,7 @@ class ResourceView(ScimView):
             return self._index_body(handler, page, projection)
         queryset = handler.queryset(self.tenant)
         if text:
-            queryset = queryset.filter(compile_filter(handler.resource_type, text))
+            queryset = filtered(handler.resource_type, text, tenant=self.tenant, queryset=queryset)
         queryset, sort = parse_sort(
             handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder")
         )
@@ -137,7 +137,9 @@ class ResourceView(ScimView):
         if wants_cursor(params):
             scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
             # A cursor holds the last resource's sort key: its rows must carry it.
-            readable = partial(handler.readable, projection=projection, sort_key=sort.by is not None)
+            readable = partial(
+                handler.readable, projection=projection, sort_key=sort.by is not None, searched=bool(text)
+            )
             cursor = cursor_page(
                 queryset, sort, params, scope=scope, total_of=memory.count, readable=readable
             )
@@ -156,7 +158,7 @@ class ResourceView(ScimView):
             sort.apply(queryset),
             params,
             total_of=memory.count,
-            readable=partial(handler.readable, projection=projection),
+            readable=partial(handler.readable, projection=projection, searched=bool(text)),
             positions=memory if sort.by is None and not sort.descending else None,
         )
         return self._index_body(handler, page, projection)
@@ -258,7 +260,8 @@ class RootSearchView(SearchView):
                 projection = Projection.from_params(
                     handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
                 )
-                items = list(handler.readable(queryset.order_by("pk"), projection)[skip : skip + take])
+                readable = handler.readable(queryset.order_by("pk"), projection, searched=True)
+                items = list(readable[skip : skip + take])
                 resources += handler.render_many(self.tenant, items, projection, self.base_url)
             skip = max(0, skip - matched)
         if unknown and len(unknown) == len(RESOURCES):

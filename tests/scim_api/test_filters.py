@@ -30,6 +30,7 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @dataclass
@@ -496,6 +497,26 @@ def test_users_by_group_including_nested_groups(people, groups):
     assert people.who('groups.display eq "platform"') == {"dave"}
     assert people.who('groups[display sw "Eng" and type eq "direct"]') == {"alice"}
     assert people.who("not (groups pr)") == {"bob", "elodie", "quote", "wild"}
+
+
+@pytest.mark.django_db
+def test_a_repeated_search_sees_what_changed_since(people, groups, api):
+    """A filter is kept compiled per tenant and text (filters.filtered), but for one whose
+    compiling read data: a group nested into another after a search shows in that search again."""
+    everyone, engineer = f'groups.value eq "{groups["all"]["id"]}"', 'title eq "Engineer"'
+    assert people.who(everyone) == {"alice", "dave"}
+    assert people.who(engineer) == {"alice", "dave"}
+    newcomers = api.group("Newcomers", people["bob"])
+    nest = {"op": "add", "path": "members", "value": [{"value": newcomers["id"]}]}
+    promote = {"op": "replace", "path": "title", "value": "Engineer"}
+    for path, operation in (
+        (f"/Groups/{groups['all']['id']}", nest),
+        (f"/Users/{people['bob']['id']}", promote),
+    ):
+        response = api.call("PATCH", path, {"schemas": [PATCH_URN], "Operations": [operation]})
+        assert response.status_code in (200, 204), response.content
+    assert people.who(everyone) == {"alice", "dave", "bob"}
+    assert people.who(engineer) == {"alice", "dave", "bob"}
 
 
 @pytest.mark.django_db
