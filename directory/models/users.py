@@ -47,7 +47,10 @@ MULTI_VALUED_FIELDS = (
 
 class User(Versioned):
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
-    tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="users")
+    # Not indexed alone: user_tenant_id and the other (tenant, ...) indexes lead with it.
+    tenant = models.ForeignKey(
+        "directory.Tenant", on_delete=models.PROTECT, related_name="users", db_index=False
+    )
 
     user_name = models.CharField(max_length=SHORT)
     user_name_key = models.CharField(max_length=SHORT * 3, editable=False)
@@ -162,7 +165,8 @@ class UserValue(models.Model):
     stored casefolded; sub-attributes without a column are filtered through ``data``.
     """
 
-    tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="+")
+    # Not indexed alone: user_value_key leads with it.
+    tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
     # Indexed below, with what a filter tests of an element (user_value_by_user).
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="values", db_index=False)
     attribute = models.CharField(max_length=32, help_text="The User model field, e.g. 'emails'.")

@@ -3,7 +3,7 @@
 Services take model field values (the SCIM layer translates documents into them), write only
 what changed, bump ``version`` once per effective write, keep the ``UserValue`` search rows in
 step with the multi-valued fields, and record one AuditEvent, all or nothing. A change is written
-over the version of the user it was worked out from (``compare_and_set``).
+over the version of the user it was worked out from (``audited_writes``).
 """
 
 from collections.abc import Callable
@@ -31,7 +31,7 @@ from directory.prepared import PreparedQuery
 from directory.rows import Rows
 from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_visible
 from directory.services.audit import Actor, audit_event, audit_record
-from directory.services.compare_and_set import update_if_unchanged
+from directory.services.audited_writes import insert_unless_taken, update_if_unchanged
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 
 REDACTED = "[redacted]"
@@ -138,7 +138,10 @@ def _read(tenant: Tenant, user_id, expected_version: int | None, *, locked: bool
     return user
 
 
-@transaction.atomic
+# The unique index of userName (the model's user_name_unique_per_tenant), as an ON CONFLICT target.
+USER_NAME_TAKEN = "(tenant_id, user_name_key) WHERE NOT (state = 'deleted')"
+
+
 def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
     fields = dict(fields)
     now = timezone.now()
@@ -149,15 +152,8 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
         fields["password"] = make_password(fields["password"])
     fields |= _state_fields(fields.pop("active", True), now)
     user = User(tenant=tenant, created_at=now, updated_at=now, **fields)
-    try:
-        user.save()
-    except IntegrityError as error:
-        _taken(error, user.user_name)
-        raise
-    UserValue.objects.bulk_create(
-        [row for f in MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))]
-    )
-    audit_record(
+    user.sync_keys()
+    event = audit_event(
         tenant=tenant,
         actor=actor,
         action="user.created",
@@ -170,6 +166,16 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
             if v not in ("", None, [], {}) and f not in ("state_changed_at", "suspended_at")
         },
     )
+    values = [
+        row for f in MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))
+    ]
+    try:
+        created = insert_unless_taken(user, conflict=USER_NAME_TAKEN, derived=values, event=event)
+    except IntegrityError as error:
+        _taken(error, user.user_name)
+        raise
+    if not created:
+        raise AlreadyExists(f"userName {user.user_name!r} is already taken in this directory.")
     return user
 
 

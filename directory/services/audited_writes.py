@@ -1,0 +1,161 @@
+"""Writes together with their audit event, all or nothing, on PostgreSQL in one statement.
+
+- ``update_if_unchanged``: services that change a user read it, work out the change, and write it
+  only if the row still has the version they read (optimistic concurrency): a write that lost a
+  race to another is not applied, and the service reads again and works the change out anew, so
+  no write ever lands on a state it did not see. It sets the values, bumps ``version`` and
+  appends the audit event.
+- ``insert_unless_taken``: a new row, the rows derived from it, and its audit event, unless a
+  unique key the row would take is taken (then nothing, and no error that would abort the
+  caller's transaction).
+
+On PostgreSQL each is one statement, the writes chained in a WITH (``WITH updated AS (UPDATE ...
+RETURNING 1) INSERT INTO <audit> SELECT ... FROM updated``): atomic without a transaction of its
+own, one round trip where ``BEGIN``, the statements and ``COMMIT`` took one each. Elsewhere, or
+when the write has more to do (``also``: rewrite derived rows), in a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from functools import cache
+from typing import Any
+
+import orjson
+from django.db import connection, models, transaction
+from django.db.models import F, Model
+
+from directory.models import AuditEvent, Tenant
+from directory.query_memory import data_changed
+
+
+def update_if_unchanged(
+    model: type[Model],
+    *,
+    tenant: Tenant,
+    pk: Any,
+    version: int,
+    values: dict[str, Any],
+    event: AuditEvent,
+    also: Callable[[], None] | None = None,
+) -> bool:
+    """Set ``values`` (by attribute name) and ``version + 1`` on the row ``pk`` if its version is
+    still ``version``, run ``also`` and save ``event`` with it; False, writing nothing, when the
+    row has another version by now (or is gone)."""
+    if connection.vendor == "postgresql" and also is None:
+        names = tuple(values)
+        params = [_prepared(model, name, value) for name, value in values.items()]
+        params += [_prepared(model, "pk", pk), version, *_event_params(event)]
+        # Inside a caller's transaction a failing statement (a taken userName) would abort it
+        # whole: a savepoint keeps the failure to this write, as a write of its own would.
+        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with savepoint, connection.cursor() as cursor:
+            cursor.execute(_update_with_event_sql(model, names), params)
+            written = cursor.fetchone() is not None
+    else:
+        with transaction.atomic():
+            unchanged = model.objects.filter(pk=pk, version=version)
+            written = bool(unchanged.update(**values, version=F("version") + 1))
+            if written:
+                if also is not None:
+                    also()
+                event.save()
+    if written:
+        data_changed(tenant)
+    return written
+
+
+def insert_unless_taken(instance: Model, *, conflict: str, derived: list[Model], event: AuditEvent) -> bool:
+    """Insert ``instance`` (its primary key set), the ``derived`` rows (all of one model) and
+    ``event``; on PostgreSQL, nothing when the unique index ``conflict`` names (an ON CONFLICT
+    target) already holds the instance's key, and False. Elsewhere that is an IntegrityError."""
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            instance.save(force_insert=True)
+            if derived:
+                type(derived[0])._default_manager.bulk_create(derived)
+            event.save()
+        data_changed(event.tenant)
+        return True
+    derived_model = type(derived[0]) if derived else None
+    params = [_record(instance), *([_record_set(derived)] if derived else []), _record(event)]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(type(instance), conflict, derived_model), params)
+        written = cursor.fetchone() is not None
+    if written:
+        data_changed(event.tenant)
+    return written
+
+
+@cache
+def _insert_sql(model: type[Model], conflict: str, derived: type[Model] | None) -> str:
+    """One constant statement per shape, whatever the values: rows arrive as JSON and become
+    records in PostgreSQL (``jsonb_populate_record``), so it is prepared once, and parsed once."""
+    sql = f"WITH roster_inserted AS ({_insert_records(model, 'jsonb_populate_record')} "
+    sql += f"ON CONFLICT {conflict} DO NOTHING RETURNING 1)"
+    if derived is not None:
+        rows = _insert_records(derived, "jsonb_populate_recordset", "roster_inserted")
+        sql += f", roster_derived AS ({rows})"
+    return sql + _event_sql("roster_inserted")
+
+
+def _insert_records(model: type[Model], function: str, after: str | None = None) -> str:
+    """``INSERT INTO <model> SELECT <columns> FROM <function>(NULL::<table>, %s)``, for each row of
+    ``after`` (a WITH query) if given. The database numbers rows without a primary key set."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in _columns(model))
+    source = f"{function}(NULL::{table}, %s::jsonb) AS r" + (f", {after}" if after else "")
+    return f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}"  # noqa: S608
+
+
+@cache
+def _columns(model: type[Model]) -> tuple:
+    """The columns a row is written with: all, but an automatic primary key."""
+    return tuple(
+        f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))
+    )
+
+
+def _record(instance: Model) -> str:
+    """The instance's columns as a JSON object (orjson writes UUIDs, times and JSON values as
+    PostgreSQL's record input reads them)."""
+    return orjson.dumps(_columns_of(instance)).decode()
+
+
+def _record_set(instances: list[Model]) -> str:
+    return orjson.dumps([_columns_of(instance) for instance in instances]).decode()
+
+
+def _columns_of(instance: Model) -> dict[str, Any]:
+    return {f.column: getattr(instance, f.attname) for f in _columns(type(instance))}
+
+
+def _prepared(model: type[Model], name: str, value: Any) -> Any:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return field.get_db_prep_save(value, connection)
+
+
+@cache
+def _update_with_event_sql(model: type[Model], names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    version = quote(model._meta.get_field("version").column)
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
+    updated = (
+        f"WITH roster_updated AS (UPDATE {table} SET {assignments}, {version} = {version} + 1 "  # noqa: S608
+        f"WHERE {pk} = %s AND {version} = %s RETURNING 1)"
+    )
+    return updated + _event_sql("roster_updated")
+
+
+@cache
+def _event_sql(written: str) -> str:
+    """`` INSERT INTO <audit> SELECT <the event> FROM <written>``: the event, if ``written`` (a
+    WITH query) returned a row."""
+    return f" {_insert_records(AuditEvent, 'jsonb_populate_record', written)} RETURNING 1"
+
+
+def _event_params(event: AuditEvent) -> list:
+    return [_record(event)]
