@@ -112,3 +112,33 @@ def test_postgresql_reads_a_page_through_its_ids_with_columns_compiled_once(user
         assert [str(r.pk) for r in found] == [str(pk) for pk in queryset.values_list("pk", flat=True)]
         (query,) = queries.captured_queries
         assert ("UNNEST(ARRAY(SELECT" in query["sql"]) is composed
+
+
+@pytest.mark.postgres_only
+def test_a_listing_is_one_prepared_statement_and_a_search_is_planned_for_its_values(users, tenant):
+    """directory.literals: a listing's pages differ only in parameters (LIMIT, OFFSET), so they
+    share one prepared statement; a search is all literal, its pattern where the planner sees it,
+    and repeated it reuses its plan (generic plans only, no re-planning)."""
+    from directory.selectors import user_rows
+
+    seed_users(tenant, 300, prefix="many")
+    rows = user_rows(fields=("user_name",), groups=False)
+    listing = User.objects.filter(tenant=tenant).order_by("pk")
+    for offset in range(0, 24, 2):
+        assert len(list(rows.of(listing)[offset : offset + 2])) == 2
+    search = User.objects.filter(tenant=tenant, user_name__startswith="many1").order_by("pk")
+    for _ in range(12):
+        assert [r.user_name for r in rows.of(search, searched=True)[:2]] == [
+            "many1@example.com",
+            "many10@example.com",
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%%UNNEST(ARRAY(%%'"
+        )
+        prepared = cursor.fetchall()
+    (page,) = [p for p in prepared if "LIMIT $" in p[0]]
+    (found,) = [p for p in prepared if "'many1%'" in p[0]]
+    assert page[1] > 0 and found[1] > 0 and found[2] == 0
+    assert "$" not in found[0]
