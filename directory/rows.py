@@ -118,14 +118,14 @@ class Rows:
         except EmptyResultSet:
             return []
         with connection.cursor() as cursor:
-            cursor.execute(select_sql % ids_sql, params)
+            cursor.execute(select_sql.replace("{ids}", ids_sql, 1), params)
             values = cursor.fetchall()
         new, row = tuple.__new__, self.row
         return [new(row, v) for v in values]
 
     def _select_sql(self, using: str) -> str | None:
         """``SELECT <the row's columns> FROM`` the resources whose ids a subquery gives, in its
-        order (``%s`` stands for the subquery). The columns are compiled once: building them with
+        order (``{ids}`` stands for the subquery). The columns are compiled once: building them with
         the ORM costs more than PostgreSQL takes to run a page of 100. None when the columns need
         parameters or joins of their own (then every query is compiled whole)."""
         if using not in self._sql:
@@ -140,7 +140,7 @@ class Rows:
                 pk = compiler.quote_name_unless_alias(self.model._meta.pk.column)
                 self._sql[using] = (
                     f"SELECT {', '.join(columns).replace('%', '%%')} "  # noqa: S608 (compiled SQL, no values)
-                    "FROM UNNEST(ARRAY(%s)) WITH ORDINALITY AS roster_page (id, n) "
+                    "FROM UNNEST(ARRAY({ids})) WITH ORDINALITY AS roster_page (id, n) "
                     f"JOIN {table} ON {table}.{pk} = roster_page.id ORDER BY roster_page.n"
                 )
         return self._sql[using]
