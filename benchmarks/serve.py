@@ -41,13 +41,14 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 def reexec_in_venv() -> None:
-    """Run under the project's .venv when started with a Python that lacks Django."""
+    """Run the script started (this one, or another benchmark's) under the project's .venv when
+    started with a Python that lacks Django."""
     try:
         import django  # noqa: F401
     except ImportError:
         venv_python = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
-            os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])  # noqa: S606
+            os.execv(str(venv_python), [str(venv_python), *sys.argv])  # noqa: S606
         sys.exit("Django is not installed: run `python3 dev.py test` once to create .venv, or use it.")
 
 

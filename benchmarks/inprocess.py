@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Time requests inside one process, without HTTP or a load generator: where a request's own cost
+goes, next to the floor's, on the database ``serve.py`` seeded.
+
+    python benchmarks/inprocess.py [--requests 1500] [--profile] floor get patch put floor patch put
+
+Each kind named is run in turn (name one twice to interleave), through Django's test client under
+the benchmark settings, against the first users of the tenant (``--token-file``, default
+var/benchmark/token). It prints wall time and this process's CPU time per request; with
+``--profile``, the functions that took the most of it (cProfile). Only for a server's own machine:
+it writes to the users it PATCHes and PUTs, as the load scenarios do.
+"""
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.dataset import ENTERPRISE
+from benchmarks.serve import ROOT, environment, reexec_in_venv
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+USERS = 50
+
+
+def requester(client, ids: list[str], documents: dict[str, dict]):
+    """``request(kind)``: one request of that kind for a random user of ``ids``."""
+    scim = {"content_type": "application/scim+json"}
+
+    def request(kind: str):
+        user = random.choice(ids)
+        if kind == "floor":
+            return client.get(f"/bench/floor/{user}")
+        if kind == "get":
+            return client.get(f"/scim/v2/Users/{user}")
+        if kind == "lookup":
+            name = documents[user]["userName"]
+            return client.get("/scim/v2/Users", {"filter": f'userName eq "{name}"'})
+        if kind == "patch":
+            operations = [
+                {"op": "replace", "path": "title", "value": f"Title {random.random()}"},
+                {"op": "replace", "path": f"{ENTERPRISE}:department", "value": f"Dept {random.random()}"},
+            ]
+            body = {"schemas": [PATCH_OP], "Operations": operations}
+            return client.patch(f"/scim/v2/Users/{user}", json.dumps(body), **scim)
+        if kind == "put":
+            body = {**documents[user], "title": f"Title {random.random()}"}
+            return client.put(f"/scim/v2/Users/{user}", json.dumps(body), **scim)
+        raise SystemExit(f"unknown kind {kind!r}: floor, get, lookup, patch or put")
+
+    return request
+
+
+def main() -> None:
+    reexec_in_venv()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("kinds", nargs="+", help="floor, get, lookup, patch, put")
+    parser.add_argument("--requests", type=int, default=1500, help="timed requests per kind")
+    parser.add_argument("--profile", action="store_true", help="print the top functions (cProfile)")
+    parser.add_argument("--token-file", default=str(ROOT / "var" / "benchmark" / "token"))
+    args = parser.parse_args()
+
+    os.environ.update(environment(Path(os.environ.get("ROSTER_VAR_DIR") or ROOT / "var" / "benchmark")))
+    os.environ["ALLOWED_HOSTS"] += ",testserver"
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    token = Path(args.token_file).read_text().strip()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    found = client.get("/scim/v2/Users", {"count": USERS}).json()["Resources"]
+    documents = {u["id"]: {k: v for k, v in u.items() if k != "meta"} for u in found}
+    request = requester(client, list(documents), documents)
+    for kind in args.kinds:
+        for _ in range(USERS):  # warm: prepared statements, caches
+            response = request(kind)
+            if response.status_code not in (200, 204):
+                raise SystemExit(f"{kind}: {response.status_code} {response.content[:500]!r}")
+        profile = cProfile.Profile() if args.profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if profile:
+            profile.enable()
+        for _ in range(args.requests):
+            request(kind)
+        if profile:
+            profile.disable()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        n = args.requests
+        print(f"{kind:>6}: wall {wall / n * 1000:.2f} ms, CPU {cpu / n * 1000:.2f} ms a request", flush=True)
+        if profile:
+            pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
