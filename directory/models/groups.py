@@ -51,11 +51,22 @@ class Group(Versioned):
 class Membership(models.Model):
     tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="+")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by membership_by_user / membership_by_group below, not twice by the foreign keys.
     member_user = models.ForeignKey(
-        "directory.User", null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+        "directory.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
     )
     member_group = models.ForeignKey(
-        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="parent_memberships"
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="parent_memberships",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
