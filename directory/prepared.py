@@ -25,7 +25,7 @@ from django.db import connections
 from django.db.models import QuerySet
 
 from directory.literals import inline
-from directory.rows import RowIterable
+from directory.rows import RowIterable, as_rows
 
 # How a value may appear among a compiled statement's parameters: as given, or as the 32 hex
 # digits that UUIDField stores on databases without a uuid type (SQLite).
@@ -55,8 +55,7 @@ class PreparedQuery:
             rows = cursor.fetchall()
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
-        new, row = tuple.__new__, compiled.row
-        return [new(row, values) for values in rows]
+        return as_rows(compiled.row, rows)
 
     def _compile(self, using: str) -> _Compiled | None:
         queryset = self.build(**self.samples)

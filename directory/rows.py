@@ -119,9 +119,7 @@ class Rows:
             return []
         with connection.cursor() as cursor:
             cursor.execute(select_sql.replace("{ids}", ids_sql, 1), params)
-            values = cursor.fetchall()
-        new, row = tuple.__new__, self.row
-        return [new(row, v) for v in values]
+            return as_rows(self.row, cursor.fetchall())
 
     def _select_sql(self, using: str) -> str | None:
         """``SELECT <the row's columns> FROM`` the resources whose ids a subquery gives, in its
@@ -181,6 +179,12 @@ def _ids_sql(queryset: QuerySet, connection, searched: bool) -> tuple[str, list]
     if not searched and low:
         sql, params = f"{sql} OFFSET %s", [*params, low]
     return sql, params
+
+
+def as_rows(row: type, values) -> list:
+    """Rows of the class ``row`` from the value tuples a cursor fetched."""
+    new = tuple.__new__
+    return [new(row, v) for v in values]
 
 
 def _etag(row) -> str:

@@ -57,21 +57,16 @@ class DisplayNameOf(Func):
     output_field = CharField()
 
 
+# What rendering a user needs besides its row, read in the same statement: the manager's
+# displayName and (RELATED_WITH_GROUPS) the direct groups, so that ``groups_of_users`` needs no
+# query unless a group is nested.
 RELATED = {"manager_display_name": DisplayNameOf(F("manager_id"))}
 RELATED_WITH_GROUPS = {**RELATED, "direct_groups": DirectGroups(F("pk"))}
 
 
-def users_with_related(queryset: QuerySet[User], *, groups: bool = True) -> QuerySet[User]:
-    """``queryset`` with what rendering a user needs besides its row, read in the same statement:
-    ``manager_display_name`` and, unless ``groups`` is false, ``direct_groups`` (``DirectGroups``):
-    ``groups_of_users`` then needs no query unless a group is nested. ``user_rows`` reads the same
-    as rows."""
-    return queryset.annotate(**(RELATED_WITH_GROUPS if groups else RELATED))
-
-
 def user_rows(*, fields: tuple[str, ...], groups: bool, annotations: tuple[str, ...] = ()) -> Rows:
-    """Rows of users: their times and version, ``fields``, what ``users_with_related`` adds
-    (``groups`` as there), and the querysets' own ``annotations``, named."""
+    """Rows of users: their times and version, ``fields``, ``RELATED`` (``RELATED_WITH_GROUPS``
+    with ``groups``), and the querysets' own ``annotations``, named."""
     key = (fields, groups, annotations)
     if key not in _USER_ROWS:
         related = RELATED_WITH_GROUPS if groups else RELATED
@@ -154,8 +149,9 @@ def group_get(*, tenant: Tenant, group_id: str) -> Group:
 
 
 def _direct_groups(tenant: Tenant, users) -> list[tuple]:
-    """``(user_id, group_id, name, has_parent)`` of each direct membership of ``users``: from
-    ``users_with_related``'s annotation where they have it, else in one query. Group ids as text."""
+    """``(user_id, group_id, name, has_parent)`` of each direct membership of ``users``: from the
+    ``direct_groups`` they were read with (``RELATED_WITH_GROUPS``) where they have it, else in one
+    query. Group ids as text."""
     rows, unread = [], []
     for user in users:
         if hasattr(user, "direct_groups"):

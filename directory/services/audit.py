@@ -51,7 +51,7 @@ def audit_event(
     target_label: str = "",
     changes: dict | None = None,
 ) -> AuditEvent:
-    """The event ``audit_record`` appends, not saved yet (``compare_and_set`` writes it)."""
+    """The event ``audit_record`` appends, not saved yet (``audited_writes`` writes it with the change)."""
     return AuditEvent(
         tenant=tenant,
         actor_type=actor.type,

@@ -46,7 +46,7 @@ def update_if_unchanged(
     if connection.vendor == "postgresql" and also is None:
         names = tuple(values)
         params = [_prepared(model, name, value) for name, value in values.items()]
-        params += [_prepared(model, "pk", pk), version, *_event_params(event)]
+        params += [_prepared(model, "pk", pk), version, _record(event)]
         # Inside a caller's transaction a failing statement (a taken userName) would abort it
         # whole: a savepoint keeps the failure to this write, as a write of its own would.
         savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
@@ -155,7 +155,3 @@ def _event_sql(written: str) -> str:
     """`` INSERT INTO <audit> SELECT <the event> FROM <written>``: the event, if ``written`` (a
     WITH query) returned a row."""
     return f" {_insert_records(AuditEvent, 'jsonb_populate_record', written)} RETURNING 1"
-
-
-def _event_params(event: AuditEvent) -> list:
-    return [_record(event)]

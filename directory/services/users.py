@@ -94,14 +94,18 @@ def _audit_value(field: str, value):
     return value
 
 
+def _name_taken(user_name: str) -> AlreadyExists:
+    return AlreadyExists(f"userName {user_name!r} is already taken in this directory.")
+
+
 def _taken(error: IntegrityError, user_name: str) -> None:
     """A write refused for a taken userName is AlreadyExists; any other refusal stays as it is."""
     if "user_name" in str(error).lower():
-        raise AlreadyExists(f"userName {user_name!r} is already taken in this directory.") from None
+        raise _name_taken(user_name) from None
 
 
 # What a write reads of a user: every column as its Python value (the change is worked out against
-# them), and what rendering the result needs (``users_with_related``), as a row (directory.rows).
+# them), and what rendering the result needs (``RELATED_WITH_GROUPS``), as a row (directory.rows).
 USER_ROWS = Rows(
     User,
     tuple(f.attname for f in User._meta.concrete_fields if not f.primary_key),
@@ -175,7 +179,7 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User
         _taken(error, user.user_name)
         raise
     if not created:
-        raise AlreadyExists(f"userName {user.user_name!r} is already taken in this directory.")
+        raise _name_taken(user.user_name)
     return user
 
 
