@@ -8,6 +8,8 @@ One notification per statement, and PostgreSQL folds repeats within a transactio
 
 from django.db import migrations
 
+from directory.migration_operations import PostgreSQLOnly
+
 FORWARDS = """
 CREATE OR REPLACE FUNCTION directory_notify_token_change() RETURNS trigger AS $$
 BEGIN
@@ -32,17 +34,7 @@ DROP FUNCTION IF EXISTS directory_notify_token_change();
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARDS)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARDS)
-
-
 class Migration(migrations.Migration):
     dependencies = [("directory", "0004_user_visible_index")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [PostgreSQLOnly(FORWARDS, BACKWARDS)]

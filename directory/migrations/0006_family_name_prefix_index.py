@@ -9,21 +9,15 @@ a page of a filter combining it. SQLite has no expression operator classes: noth
 
 from django.db import migrations
 
+from directory.migration_operations import PostgreSQLOnly
+
 NAME = "user_family_name_prefix"
 DEFINITION = "directory_user (tenant_id, upper(name_family_name::text) text_pattern_ops)"
-
-
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {NAME} ON {DEFINITION}")
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {NAME}")
 
 
 class Migration(migrations.Migration):
     dependencies = [("directory", "0005_token_change_notifications")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        PostgreSQLOnly(f"CREATE INDEX IF NOT EXISTS {NAME} ON {DEFINITION}", f"DROP INDEX IF EXISTS {NAME}")
+    ]

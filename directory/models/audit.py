@@ -1,8 +1,11 @@
 """The audit trail: one append-only row per change to directory data.
 
-Rows are never updated (the model refuses, and a database trigger refuses too). Their ids
-increase with time, so a consumer that remembers the last id it saw can read what came after:
-the trail doubles as the outbox for events sent to the host application.
+Rows are never updated (the model refuses, and a database trigger refuses too). The trail is to
+double as the outbox for events sent to the host application; note that ids are taken in insert
+order, not commit order, so a reader resuming after the last id it saw can miss an event of a
+transaction that committed late. On PostgreSQL each row also records the id of the transaction
+that wrote it (``xact``, a column the model does not name: the database fills it, migration 0010),
+which with a snapshot tells exactly what a reader has not seen yet (``directory.query_memory``).
 """
 
 from django.conf import settings

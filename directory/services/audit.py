@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from typing import Any
 
-from directory import query_memory
 from directory.models import ActorType, AuditEvent, ScimToken, Tenant
 
 
@@ -35,7 +34,6 @@ class Actor:
 def audit_record(*, tenant: Tenant, **details: Any) -> AuditEvent:
     """Append one event (``audit_event``'s arguments). Call inside the transaction of the write it
     describes."""
-    query_memory.data_changed(tenant)
     event = audit_event(tenant=tenant, **details)
     event.save()
     return event

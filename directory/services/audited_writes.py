@@ -26,14 +26,12 @@ import orjson
 from django.db import connection, models, transaction
 from django.db.models import F, Model
 
-from directory.models import AuditEvent, Tenant
-from directory.query_memory import data_changed
+from directory.models import AuditEvent
 
 
 def update_if_unchanged(
     model: type[Model],
     *,
-    tenant: Tenant,
     pk: Any,
     version: int,
     values: dict[str, Any],
@@ -52,17 +50,14 @@ def update_if_unchanged(
         savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
         with savepoint, connection.cursor() as cursor:
             cursor.execute(_update_with_event_sql(model, names), params)
-            written = cursor.fetchone() is not None
-    else:
-        with transaction.atomic():
-            unchanged = model.objects.filter(pk=pk, version=version)
-            written = bool(unchanged.update(**values, version=F("version") + 1))
-            if written:
-                if also is not None:
-                    also()
-                event.save()
-    if written:
-        data_changed(tenant)
+            return cursor.fetchone() is not None
+    with transaction.atomic():
+        unchanged = model.objects.filter(pk=pk, version=version)
+        written = bool(unchanged.update(**values, version=F("version") + 1))
+        if written:
+            if also is not None:
+                also()
+            event.save()
     return written
 
 
@@ -76,16 +71,12 @@ def insert_unless_taken(instance: Model, *, conflict: str, derived: list[Model],
             if derived:
                 type(derived[0])._default_manager.bulk_create(derived)
             event.save()
-        data_changed(event.tenant)
         return True
     derived_model = type(derived[0]) if derived else None
     params = [_record(instance), *([_record_set(derived)] if derived else []), _record(event)]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(type(instance), conflict, derived_model), params)
-        written = cursor.fetchone() is not None
-    if written:
-        data_changed(event.tenant)
-    return written
+        return cursor.fetchone() is not None
 
 
 @cache

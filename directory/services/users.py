@@ -214,7 +214,6 @@ def user_update(
             try:
                 written = update_if_unchanged(
                     User,
-                    tenant=tenant,
                     pk=user.pk,
                     version=user.version,
                     values=change.values,
