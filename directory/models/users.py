@@ -136,7 +136,6 @@ class User(Versioned):
             ),
             models.Index(fields=["tenant", "external_id"], name="user_tenant_external_id"),
             models.Index(fields=["tenant", "display_name_key"], name="user_tenant_display_name"),
-            models.Index(fields=["tenant", "updated_at"], name="user_tenant_updated"),
             models.Index(
                 fields=["tenant", "deletion_due_at"],
                 condition=Q(deletion_due_at__isnull=False),
