@@ -14,6 +14,8 @@ indexes or extensions: on SQLite this migration does nothing.
 
 from django.db import migrations
 
+from directory.migration_operations import PostgreSQLOnly
+
 INDEXES = {
     "user_display_name_prefix": (
         "directory_user",
@@ -24,23 +26,19 @@ INDEXES = {
 }
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, (table, definition) in INDEXES.items():
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING {definition}")
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name in INDEXES:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
-    # The pg_trgm extension stays: other objects may use it, and it costs nothing unused.
-
-
 class Migration(migrations.Migration):
     dependencies = [("directory", "0002_audit_append_only")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        PostgreSQLOnly(
+            [
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+                *(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING {how}"
+                    for name, (table, how) in INDEXES.items()
+                ),
+            ],
+            # The pg_trgm extension stays: other objects may use it, and it costs nothing unused.
+            [f"DROP INDEX IF EXISTS {name}" for name in INDEXES],
+        )
+    ]
