@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.client import HttpClient, describe
 from benchmarks.dataset import Dataset
-from benchmarks.report import aggregate, evaluate, markdown
+from benchmarks.report import aggregate, evaluate, markdown, ratio_spread
 from benchmarks.scenarios import FLOOR, SCENARIOS, Context, run_load
 from benchmarks.seeding import Seeder, ServerInfo
 
@@ -225,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
                     scenario.teardown(ctx, state)
         results[name] = aggregate(name, runs, floors)
         row = results[name]
-        ratio = f", {row['ratio']:.2f} × floor" if row["ratio"] is not None else ""
+        ratio = ""
+        if row["ratio"] is not None:
+            spread = ratio_spread(row)
+            ratio = f", {row['ratio']:.2f} × floor" + (f" (rounds {spread})" if spread else "")
         print(
             f"[run] == {name}: {row['per_second']:,.1f} req/s{ratio}, p50 {row['p50_ms']} ms, "
             f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",

@@ -4,7 +4,9 @@ goes, next to the floor's, on the database ``serve.py`` seeded.
 
     python benchmarks/inprocess.py [--requests 1500] [--profile] floor get patch put floor patch put
 
-Each kind named is run in turn (name one twice to interleave), through Django's test client under
+Kinds: floor, get, lookup, list (a page of 100 from a random start among the first 1,000), complex
+(the complex filter's first page), patch, put. Each kind named is run in turn (name one twice to
+interleave), through Django's test client under
 the benchmark settings, against the first users of the tenant (``--token-file``, default
 var/benchmark/token). It prints wall time and this process's CPU time per request, and, where
 PostgreSQL runs on this machine, its server process's CPU time too; with ``--profile``, the
@@ -27,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.dataset import ENTERPRISE
+from benchmarks.scenarios import COMPLEX_FILTER
 from benchmarks.serve import ROOT, environment, reexec_in_venv
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -53,10 +56,15 @@ def requester(client, ids: list[str], documents: dict[str, dict]):
             ]
             body = {"schemas": [PATCH_OP], "Operations": operations}
             return client.patch(f"/scim/v2/Users/{user}", json.dumps(body), **scim)
+        if kind == "list":
+            start = random.randint(1, 1000)
+            return client.get("/scim/v2/Users", {"startIndex": start, "count": 100})
+        if kind == "complex":
+            return client.get("/scim/v2/Users", {"filter": COMPLEX_FILTER})
         if kind == "put":
             body = {**documents[user], "title": f"Title {random.random()}"}
             return client.put(f"/scim/v2/Users/{user}", json.dumps(body), **scim)
-        raise SystemExit(f"unknown kind {kind!r}: floor, get, lookup, patch or put")
+        raise SystemExit(f"unknown kind {kind!r}: floor, get, lookup, list, complex, patch or put")
 
     return request
 
@@ -74,7 +82,7 @@ def process_cpu(pid: int) -> float | None:
 def main() -> None:
     reexec_in_venv()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kinds", nargs="+", help="floor, get, lookup, patch, put")
+    parser.add_argument("kinds", nargs="+", help="floor, get, lookup, list, complex, patch, put")
     parser.add_argument("--requests", type=int, default=1500, help="timed requests per kind")
     parser.add_argument("--profile", action="store_true", help="print the top functions (cProfile)")
     parser.add_argument("--token-file", default=str(ROOT / "var" / "benchmark" / "token"))

@@ -34,7 +34,8 @@ def _median(values: list[float | None]) -> float | None:
 
 def aggregate(name: str, runs: list[RunResult], floors: list[RunResult]) -> dict[str, Any]:
     """Medians over the rounds; the floor ratio is the median of each round's ratio to the floor
-    run just before it."""
+    run just before it, and ``ratio_range`` the lowest and highest of those (how far one round
+    strays on a noisy machine)."""
     errors: Counter = Counter()
     for run in runs:
         errors.update(run.errors)
@@ -45,6 +46,7 @@ def aggregate(name: str, runs: list[RunResult], floors: list[RunResult]) -> dict
         "per_second": _round(_median([r.per_second for r in runs]), 1),
         "floor_per_second": _round(_median([f.per_second for f in floors]), 1) if floors else None,
         "ratio": _round(_median(ratios), 3) if ratios else None,
+        "ratio_range": [_round(min(ratios), 3), _round(max(ratios), 3)] if ratios else None,
         "p50_ms": _round(_median([r.percentile(50) for r in runs]), 2, 1000),
         "p95_ms": _round(_median([r.percentile(95) for r in runs]), 2, 1000),
         "p99_ms": _round(_median([r.percentile(99) for r in runs]), 2, 1000),
@@ -60,6 +62,17 @@ def _round(value: float | None, digits: int, scale: float = 1) -> float | None:
     return None if value is None else round(value * scale, digits)
 
 
+def ratio_spread(row: dict) -> str:
+    """The lowest and highest round's ratio to the floor, joined by an en dash; empty for one round."""
+    low, high = row.get("ratio_range") or (None, None)
+    return "" if low is None or row["rounds"] < 2 else f"{low:.2f}–{high:.2f}"
+
+
+def _spread(row: dict) -> str:
+    spread = ratio_spread(row)
+    return f"; rounds {spread}" if spread else ""
+
+
 def evaluate(results: dict[str, dict], seeding: list[dict], group_sizes: dict[int, int]) -> list[dict]:
     checks = []
     for scenario, kind, bound, wording in TARGETS:
@@ -71,7 +84,9 @@ def evaluate(results: dict[str, dict], seeding: list[dict], group_sizes: dict[in
             measured = row["ratio"]
             met = None if measured is None else measured >= bound
             text = (
-                "no floor" if measured is None else f"{measured:.2f} × floor ({row['per_second']:,.0f} req/s)"
+                "no floor"
+                if measured is None
+                else f"{measured:.2f} × floor ({row['per_second']:,.0f} req/s{_spread(row)})"
             )
         elif kind == "p50":
             measured = row["p50_ms"]
@@ -165,14 +180,16 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
     if results:
         lines += [
             "",
-            "| scenario | req/s | floor req/s | × floor | p50 ms | p95 ms | p99 ms | errors |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| scenario | req/s | floor req/s | × floor | rounds × floor | p50 ms | p95 ms | p99 ms "
+            "| errors |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
     for name, row in results.items():
         label = name if row["latency_of"] in ("every request", name) else f"{name} ({row['latency_of']})"
         lines.append(
             f"| {label} | {_num(row['per_second'])} | {_num(row['floor_per_second'])} | "
-            f"{_num(row['ratio'], '{:.2f}')} | {_num(row['p50_ms'])} | {_num(row['p95_ms'])} | "
+            f"{_num(row['ratio'], '{:.2f}')} | {ratio_spread(row) or '–'} | {_num(row['p50_ms'])} | "
+            f"{_num(row['p95_ms'])} | "
             f"{_num(row['p99_ms'])} | {_errors(row['errors'])} |"
         )
     if checks:

@@ -1,0 +1,65 @@
+"""The load report's ratios to the floor: the median of each round's own ratio, and its spread."""
+
+from collections import Counter
+
+from benchmarks.report import aggregate, evaluate, markdown
+from benchmarks.scenarios import RunResult
+
+
+def run(name: str, ok: int, seconds: float = 10.0) -> RunResult:
+    return RunResult(name, 4, seconds, ok=ok, latencies={name: [0.004, 0.005, 0.006]}, errors=Counter())
+
+
+def test_ratio_is_the_median_of_each_round_against_its_own_floor():
+    # Round by round: 600/1000, 500/700, 900/1000. The medians of the columns (600 and 1000)
+    # would give 0.60; each round against the floor run beside it gives 0.71 in the middle.
+    rounds = [run("put_user", 6000), run("put_user", 5000), run("put_user", 9000)]
+    floors = [run("floor", 10000), run("floor", 7000), run("floor", 10000)]
+    row = aggregate("put_user", rounds, floors)
+    assert row["ratio"] == 0.714
+    assert row["ratio_range"] == [0.6, 0.9]
+
+
+def test_the_report_shows_how_far_rounds_stray_and_judges_the_median():
+    rounds = [run("patch_user", 5800), run("patch_user", 6600), run("patch_user", 7700)]
+    floors = [run("floor", 10000)] * 3
+    results = {"patch_user": aggregate("patch_user", rounds, floors)}
+    checks = evaluate(results, seeding=[], group_sizes={})
+    assert checks == [
+        {
+            "target": "PATCH of a user throughput ≥ 0.6 × floor",
+            "scenario": "patch_user",
+            "measured": "0.66 × floor (660 req/s; rounds 0.58–0.77)",
+            "met": True,
+        }
+    ]
+    meta = {
+        "users": 100_000,
+        "date": "2026-11-29 12:00 UTC",
+        "machine": "2 cores",
+        "load_1min": {"before": 1.0, "median_during": 2.0, "max_during": 3.0},
+        "commit": "abc1234",
+        "command": "python benchmarks/run.py",
+        "base_url": "http://127.0.0.1:8001/scim/v2",
+        "server": "gunicorn",
+        "bulk": True,
+        "concurrency": 4,
+        "duration": 10,
+        "warmup": 1,
+        "rounds": 3,
+        "floor": True,
+        "groups": {},
+    }
+    report = markdown(meta, [], results, checks)
+    assert "| patch_user | 660.0 | 1,000.0 | 0.66 | 0.58–0.77 | 5.0 | 6.0 | 6.0 | 0 |" in report
+    assert (
+        "| PATCH of a user throughput ≥ 0.6 × floor | 0.66 × floor (660 req/s; rounds 0.58–0.77) | yes |"
+        in report
+    )
+
+
+def test_one_round_has_no_spread():
+    row = aggregate("get", [run("get", 9000)], [run("floor", 10000)])
+    checks = evaluate({"get": row}, seeding=[], group_sizes={})
+    assert checks[0]["measured"] == "0.90 × floor (900 req/s)"
+    assert checks[0]["met"] is True
