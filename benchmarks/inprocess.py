@@ -28,11 +28,10 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.dataset import ENTERPRISE
+from benchmarks.dataset import ENTERPRISE, PATCH_OP
 from benchmarks.scenarios import COMPLEX_FILTER
 from benchmarks.serve import ROOT, environment, reexec_in_venv
 
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USERS = 50
 
 

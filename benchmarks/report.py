@@ -189,8 +189,7 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
         lines.append(
             f"| {label} | {_num(row['per_second'])} | {_num(row['floor_per_second'])} | "
             f"{_num(row['ratio'], '{:.2f}')} | {ratio_spread(row) or '–'} | {_num(row['p50_ms'])} | "
-            f"{_num(row['p95_ms'])} | "
-            f"{_num(row['p99_ms'])} | {_errors(row['errors'])} |"
+            f"{_num(row['p95_ms'])} | {_num(row['p99_ms'])} | {_errors(row['errors'])} |"
         )
     if checks:
         lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
