@@ -64,7 +64,8 @@ class QueryMemory:
         digest = hashlib.sha256(repr((tenant.pk, tenant.created_at.timestamp(), *query)).encode()).hexdigest()
         self.count_key = f"roster:count:{digest}"
         self.positions_key = f"roster:positions:{digest}"
-        self._found: dict | None = None
+        self._found: dict | None = None  # what still holds, by cache key
+        self._snapshot = ""  # taken with it: what is computed now is stored under it
 
     def count(self, queryset: QuerySet) -> int:
         """``queryset.count()``, from the cache while the tenant's data has not changed since."""
@@ -87,8 +88,8 @@ class QueryMemory:
             self._store(self.positions_key, positions)
 
     def _load(self) -> dict | None:
-        """What still holds of what is remembered, by key, and the current snapshot (under which
-        what is computed now is stored); None when nothing may be remembered."""
+        """What still holds of what is remembered, by key (and the current snapshot, in
+        ``_snapshot``); None when nothing may be remembered."""
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             return None
         if self._found is None:
@@ -103,11 +104,11 @@ class QueryMemory:
                 cursor.execute(_HOLDING, [snapshots, self.tenant_id, self.tenant_id])
                 current, holding = cursor.fetchone()
             self._found = {k: value for k, (snapshot, value) in entries.items() if snapshot in holding}
-            self._found["snapshot"] = current
+            self._snapshot = current
         return self._found
 
     def _store(self, key: str, value) -> None:
         try:
-            cache.set(key, (self._found["snapshot"], value), timeout=REMEMBER_TTL)
+            cache.set(key, (self._snapshot, value), timeout=REMEMBER_TTL)
         except Exception:
             logger.exception("Could not remember a query's %s.", key.split(":")[1])
