@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.client import HttpClient, describe
 from benchmarks.dataset import Dataset
-from benchmarks.report import aggregate, evaluate, markdown, ratio_spread
+from benchmarks.report import aggregate, evaluate, markdown, percent, ratio_spread
 from benchmarks.scenarios import FLOOR, SCENARIOS, Context, run_load
 from benchmarks.seeding import Seeder, ServerInfo
 
@@ -296,8 +296,8 @@ def _run(scenario, ctx: Context, args: argparse.Namespace, state, round_number: 
     errors = sum(result.errors.values())
     print(
         f"[run] round {round_number} {scenario.name:>18}: {result.per_second:8,.1f} req/s  "
-        f"p50 {p50 * 1000 if p50 is not None else float('nan'):7.1f} ms  load {result.load}  errors {errors}"
-        + (f" {dict(result.errors)}" if errors else ""),
+        f"p50 {p50 * 1000 if p50 is not None else float('nan'):7.1f} ms  load {result.load}  "
+        f"busy {percent(result.busy)}  errors {errors}" + (f" {dict(result.errors)}" if errors else ""),
         flush=True,
     )
     return result

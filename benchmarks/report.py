@@ -47,6 +47,8 @@ def aggregate(name: str, runs: list[RunResult], floors: list[RunResult]) -> dict
         "floor_per_second": _round(_median([f.per_second for f in floors]), 1) if floors else None,
         "ratio": _round(_median(ratios), 3) if ratios else None,
         "ratio_range": [_round(min(ratios), 3), _round(max(ratios), 3)] if ratios else None,
+        "cpu_busy": _median([r.busy for r in runs]),
+        "floor_cpu_busy": _median([f.busy for f in floors]),
         "p50_ms": _round(_median([r.percentile(50) for r in runs]), 2, 1000),
         "p95_ms": _round(_median([r.percentile(95) for r in runs]), 2, 1000),
         "p99_ms": _round(_median([r.percentile(99) for r in runs]), 2, 1000),
@@ -60,6 +62,16 @@ def aggregate(name: str, runs: list[RunResult], floors: list[RunResult]) -> dict
 
 def _round(value: float | None, digits: int, scale: float = 1) -> float | None:
     return None if value is None else round(value * scale, digits)
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def _busy(row: dict) -> str:
+    """The scenario's CPU busy share, and the floor's beside it."""
+    floor = row.get("floor_cpu_busy")
+    return percent(row.get("cpu_busy")) + (f" ({percent(floor)})" if floor is not None else "")
 
 
 def ratio_spread(row: dict) -> str:
@@ -180,16 +192,17 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
     if results:
         lines += [
             "",
-            "| scenario | req/s | floor req/s | × floor | rounds × floor | p50 ms | p95 ms | p99 ms "
-            "| errors |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| scenario | req/s | floor req/s | × floor | rounds × floor | CPU busy (floor) | p50 ms "
+            "| p95 ms | p99 ms | errors |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
     for name, row in results.items():
         label = name if row["latency_of"] in ("every request", name) else f"{name} ({row['latency_of']})"
         lines.append(
             f"| {label} | {_num(row['per_second'])} | {_num(row['floor_per_second'])} | "
-            f"{_num(row['ratio'], '{:.2f}')} | {ratio_spread(row) or '–'} | {_num(row['p50_ms'])} | "
-            f"{_num(row['p95_ms'])} | {_num(row['p99_ms'])} | {_errors(row['errors'])} |"
+            f"{_num(row['ratio'], '{:.2f}')} | {ratio_spread(row) or '–'} | {_busy(row)} | "
+            f"{_num(row['p50_ms'])} | {_num(row['p95_ms'])} | {_num(row['p99_ms'])} | "
+            f"{_errors(row['errors'])} |"
         )
     if checks:
         lines += ["", "| target | measured | met |", "| --- | --- | --- |"]

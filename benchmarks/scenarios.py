@@ -70,6 +70,7 @@ class RunResult:
     errors: Counter = field(default_factory=Counter)
     primary: str | None = None
     load: float | None = None  # the machine's 1-minute load average when the run ended
+    busy: float | None = None  # the share of the machine's CPU time spent working while recorded
 
     @property
     def per_second(self) -> float:
@@ -96,6 +97,7 @@ class RunResult:
             "samples": len(self.primary_latencies()),
             "errors": dict(self.errors),
             "load_1min": self.load,
+            "cpu_busy": self.busy,
             "by_label": {
                 label: {"count": len(values), "p50_ms": _ms(_pct(sorted(values), 50))}
                 for label, values in self.latencies.items()
@@ -115,6 +117,24 @@ def _load() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (OSError, AttributeError):
         return None
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(working, all) clock ticks of this machine's CPUs so far (Linux's /proc/stat); None
+    elsewhere. Idle, waiting for I/O and time the hypervisor took (steal) are not working."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = ticks
+    return user + nice + system + irq + softirq, sum(ticks)
+
+
+def _share_busy(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 3)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -171,10 +191,16 @@ def run_load(
     times["start"] = now + warmup
     times["end"] = now + warmup + duration
     barrier.wait()
+    # How busy the machine's CPUs are while recording: below 100 % with every worker busy, the
+    # requests wait on something other than CPU (a disk flush, a lock), which more CPU won't fix.
+    time.sleep(max(0.0, times["start"] - time.perf_counter()))
+    cpu_before = _cpu_times()
+    time.sleep(max(0.0, times["end"] - time.perf_counter()))
+    cpu_after = _cpu_times()
     for thread in threads:
         thread.join()
     result = RunResult(name, concurrency, max(finished) - times["start"], primary=primary)
-    result.load = _load()
+    result.load, result.busy = _load(), _share_busy(cpu_before, cpu_after)
     for samples in per_worker:
         for label, seconds, error in samples:
             if error is None:

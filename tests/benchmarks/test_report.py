@@ -2,12 +2,19 @@
 
 from collections import Counter
 
-from benchmarks.report import aggregate, evaluate, markdown
+from benchmarks import scenarios
+from benchmarks.report import aggregate, evaluate, markdown, percent
 from benchmarks.scenarios import RunResult
 
 
-def run(name: str, ok: int, seconds: float = 10.0) -> RunResult:
-    return RunResult(name, 4, seconds, ok=ok, latencies={name: [0.004, 0.005, 0.006]}, errors=Counter())
+class Client:
+    def close(self) -> None:
+        pass
+
+
+def run(name: str, ok: int, seconds: float = 10.0, busy: float | None = None) -> RunResult:
+    latencies = {name: [0.004, 0.005, 0.006]}
+    return RunResult(name, 4, seconds, ok=ok, latencies=latencies, errors=Counter(), busy=busy)
 
 
 def test_ratio_is_the_median_of_each_round_against_its_own_floor():
@@ -21,8 +28,8 @@ def test_ratio_is_the_median_of_each_round_against_its_own_floor():
 
 
 def test_the_report_shows_how_far_rounds_stray_and_judges_the_median():
-    rounds = [run("patch_user", 5800), run("patch_user", 6600), run("patch_user", 7700)]
-    floors = [run("floor", 10000)] * 3
+    rounds = [run("patch_user", n, busy=b) for n, b in ((5800, 0.8), (6600, 0.78), (7700, 0.9))]
+    floors = [run("floor", 10000, busy=0.96)] * 3
     results = {"patch_user": aggregate("patch_user", rounds, floors)}
     checks = evaluate(results, seeding=[], group_sizes={})
     assert checks == [
@@ -51,7 +58,7 @@ def test_the_report_shows_how_far_rounds_stray_and_judges_the_median():
         "groups": {},
     }
     report = markdown(meta, [], results, checks)
-    assert "| patch_user | 660.0 | 1,000.0 | 0.66 | 0.58–0.77 | 5.0 | 6.0 | 6.0 | 0 |" in report
+    assert "| patch_user | 660.0 | 1,000.0 | 0.66 | 0.58–0.77 | 80% (96%) | 5.0 | 6.0 | 6.0 | 0 |" in report
     assert (
         "| PATCH of a user throughput ≥ 0.6 × floor | 0.66 × floor (660 req/s; rounds 0.58–0.77) | yes |"
         in report
@@ -63,3 +70,20 @@ def test_one_round_has_no_spread():
     checks = evaluate({"get": row}, seeding=[], group_sizes={})
     assert checks[0]["measured"] == "0.90 × floor (900 req/s)"
     assert checks[0]["met"] is True
+
+
+def test_how_busy_the_cpus_were_is_read_off_the_machine_while_recording(monkeypatch):
+    # (working, all) ticks: 30 of 100 before the round starts, 110 of 200 when it ends.
+    readings = iter([(30, 100), (110, 200)])
+    monkeypatch.setattr(scenarios, "_cpu_times", lambda: next(readings))
+    result = scenarios.run_load(
+        "get",
+        lambda w: lambda client, rng: [("get", 0.001, None)],
+        new_client=Client,
+        concurrency=2,
+        duration=0.05,
+        warmup=0.01,
+    )
+    assert result.busy == 0.8
+    assert result.summary()["cpu_busy"] == 0.8
+    assert percent(None) == "–"
