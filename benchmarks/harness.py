@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.client import HttpClient, describe
 from benchmarks.dataset import Dataset
-from benchmarks.report import aggregate, evaluate, markdown, percent, ratio_spread
+from benchmarks.report import against_write_floor, aggregate, evaluate, markdown, percent, ratio_spread
 from benchmarks.scenarios import FLOOR, SCENARIOS, Context, run_load
 from benchmarks.seeding import Seeder, ServerInfo
 
@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     for name in args.scenarios:
         scenario = SCENARIOS[name]
+        if scenario.needs_floor and not path:
+            print(f"[run] {name}: skipped, the server has no floor endpoint", flush=True)
+            continue
         runs, floors = [], []
         for round_number in range(1, args.rounds + 1):
             if path:
@@ -234,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",
             flush=True,
         )
+    kept = against_write_floor(results)
+    if kept:
+        shares = ", ".join(f"{name} {share:.2f} ×" for name, share in kept.items())
+        print(f"[run] against the write floor: {shares}", flush=True)
     if args.scenarios:
         print(f"[run] scenarios took {(time.monotonic() - started) / 60:.1f} min", flush=True)
 

@@ -64,6 +64,22 @@ def _round(value: float | None, digits: int, scale: float = 1) -> float | None:
     return None if value is None else round(value * scale, digits)
 
 
+WRITES = ("patch_user", "put_user")  # what the write floor is the cheapest possible case of
+
+
+def against_write_floor(results: dict[str, dict]) -> dict[str, float]:
+    """Each write scenario's ratio to the floor over the write floor's, both measured in this run:
+    the share of the cheapest durable write's throughput the SCIM write keeps."""
+    write_floor = (results.get("write_floor") or {}).get("ratio")
+    if not write_floor:
+        return {}
+    return {
+        name: round(results[name]["ratio"] / write_floor, 2)
+        for name in WRITES
+        if name in results and results[name]["ratio"] is not None
+    }
+
+
 def percent(share: float | None) -> str:
     return "–" if share is None else f"{share:.0%}"
 
@@ -204,6 +220,10 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
             f"{_num(row['p50_ms'])} | {_num(row['p95_ms'])} | {_num(row['p99_ms'])} | "
             f"{_errors(row['errors'])} |"
         )
+    kept = against_write_floor(results)
+    if kept:
+        shares = ", ".join(f"{name} {share:.2f} ×" for name, share in kept.items())
+        lines += ["", f"Against the write floor (one bare durable UPDATE): {shares}."]
     if checks:
         lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
         for check in checks:

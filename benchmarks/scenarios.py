@@ -223,6 +223,7 @@ class Scenario:
     setup: Callable[[Context], Any] | None = None
     teardown: Callable[[Context, Any], None] | None = None
     needs_group: int | None = None
+    needs_floor: bool = False
 
 
 def _lookup(ctx: Context, client: HttpClient, rng: random.Random) -> Sample:
@@ -427,6 +428,17 @@ def floor(ctx: Context, state, w: int) -> Operation:
     return operation
 
 
+def write_floor(ctx: Context, state, w: int) -> Operation:
+    template, share = ctx.floor_path, ctx.partition(w)
+
+    def operation(client: HttpClient, rng: random.Random) -> list[Sample]:
+        _, pk = rng.choice(share)
+        response = client.request("PATCH", template.format(id=pk))
+        return [("write_floor", response.seconds, error_of(response))]
+
+    return operation
+
+
 FLOOR = Scenario("floor", "GET /bench/floor/<random id>: one primary-key read, bare DRF", floor)
 
 SCENARIOS = {
@@ -439,6 +451,12 @@ SCENARIOS = {
         Scenario("patch_user", "PATCH /Users/<id>: replace title and enterprise department", patch_user),
         Scenario(
             "put_user", "PUT /Users/<id>: full replace of a user fetched once", put_user, setup=put_setup
+        ),
+        Scenario(
+            "write_floor",
+            "PATCH /bench/floor/<id>: one durable UPDATE of the user's row, bare DRF",
+            write_floor,
+            needs_floor=True,
         ),
         *(
             Scenario(

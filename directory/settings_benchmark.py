@@ -1,7 +1,8 @@
 """Settings for the load benchmark (benchmarks/): production's settings, with three changes.
 
 - ``BENCHMARK_FLOOR``: mounts ``/bench/floor/<uuid>`` (benchmarks/floor.py), a bare DRF view doing
-  one primary-key lookup of a user, the "floor" every SCIM scenario's throughput is compared with.
+  one primary-key lookup of a user, the "floor" every SCIM scenario's throughput is compared with
+  (and, on ``PATCH``, one durable ``UPDATE`` of that user's row: the write floor).
 - ``SCIM_RATE_LIMIT_PER_MINUTE = 0``: a load test would otherwise measure the rate limiter's 429s.
 - Database connections are kept for the life of the worker process (``CONN_MAX_AGE = None``)
   unless ``DATABASE_CONN_MAX_AGE`` says otherwise.

@@ -1,10 +1,29 @@
-"""The load report's ratios to the floor: the median of each round's own ratio, and its spread."""
+"""The load report: ratios to the floor (the median of each round's own ratio, and its spread), how
+busy the CPUs were, and the writes read against the write floor."""
 
 from collections import Counter
 
 from benchmarks import scenarios
-from benchmarks.report import aggregate, evaluate, markdown, percent
+from benchmarks.report import against_write_floor, aggregate, evaluate, markdown, percent
 from benchmarks.scenarios import RunResult
+
+META = {
+    "users": 100_000,
+    "date": "2026-11-29 12:00 UTC",
+    "machine": "2 cores",
+    "load_1min": {"before": 1.0, "median_during": 2.0, "max_during": 3.0},
+    "commit": "abc1234",
+    "command": "python benchmarks/run.py",
+    "base_url": "http://127.0.0.1:8001/scim/v2",
+    "server": "gunicorn",
+    "bulk": True,
+    "concurrency": 4,
+    "duration": 10,
+    "warmup": 1,
+    "rounds": 3,
+    "floor": True,
+    "groups": {},
+}
 
 
 class Client:
@@ -40,24 +59,7 @@ def test_the_report_shows_how_far_rounds_stray_and_judges_the_median():
             "met": True,
         }
     ]
-    meta = {
-        "users": 100_000,
-        "date": "2026-11-29 12:00 UTC",
-        "machine": "2 cores",
-        "load_1min": {"before": 1.0, "median_during": 2.0, "max_during": 3.0},
-        "commit": "abc1234",
-        "command": "python benchmarks/run.py",
-        "base_url": "http://127.0.0.1:8001/scim/v2",
-        "server": "gunicorn",
-        "bulk": True,
-        "concurrency": 4,
-        "duration": 10,
-        "warmup": 1,
-        "rounds": 3,
-        "floor": True,
-        "groups": {},
-    }
-    report = markdown(meta, [], results, checks)
+    report = markdown(META, [], results, checks)
     assert "| patch_user | 660.0 | 1,000.0 | 0.66 | 0.58–0.77 | 80% (96%) | 5.0 | 6.0 | 6.0 | 0 |" in report
     assert (
         "| PATCH of a user throughput ≥ 0.6 × floor | 0.66 × floor (660 req/s; rounds 0.58–0.77) | yes |"
@@ -87,3 +89,17 @@ def test_how_busy_the_cpus_were_is_read_off_the_machine_while_recording(monkeypa
     assert result.busy == 0.8
     assert result.summary()["cpu_busy"] == 0.8
     assert percent(None) == "–"
+
+
+def test_writes_are_also_read_against_the_write_floor():
+    floors = [run("floor", 10000)]
+    results = {
+        "write_floor": aggregate("write_floor", [run("write_floor", 8000)], floors),
+        "patch_user": aggregate("patch_user", [run("patch_user", 5200)], floors),
+        "put_user": aggregate("put_user", [run("put_user", 6000)], floors),
+        "get": aggregate("get", [run("get", 10500)], floors),
+    }
+    assert against_write_floor(results) == {"patch_user": 0.65, "put_user": 0.75}
+    assert against_write_floor({"patch_user": results["patch_user"]}) == {}
+    report = markdown(META, [], results, [])
+    assert "Against the write floor (one bare durable UPDATE): patch_user 0.65 ×, put_user 0.75 ×." in report

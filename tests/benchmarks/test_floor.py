@@ -1,0 +1,38 @@
+"""The floor views the load benchmark compares SCIM requests with: a read and a durable write of
+one user row, and nothing else."""
+
+import uuid
+
+from rest_framework.test import APIRequestFactory
+
+from benchmarks.floor import FLOOR_TITLE, FloorView
+from directory.models import AuditEvent, User
+from tests.support.seed import seed_users
+
+view = FloorView.as_view()
+factory = APIRequestFactory()
+
+
+def test_the_floor_reads_one_user_in_one_query(tenant, django_assert_num_queries):
+    seed_users(tenant, 2)
+    user = User.objects.get(user_name="user1@example.com")
+    with django_assert_num_queries(1):
+        response = view(factory.get("/"), user_id=user.pk)
+    assert response.status_code == 200
+    assert response.data == {"id": str(user.pk), "userName": "user1@example.com"}
+    assert view(factory.get("/"), user_id=uuid.uuid4()).status_code == 404
+
+
+def test_the_write_floor_updates_one_row_in_one_statement_and_nothing_else(tenant, django_assert_num_queries):
+    seed_users(tenant, 2)
+    user, other = User.objects.order_by("user_name")
+    events = AuditEvent.objects.count()
+    with django_assert_num_queries(1):
+        response = view(factory.patch("/"), user_id=user.pk)
+    assert response.status_code == 200
+    assert response.data == {"id": str(user.pk)}
+    written = User.objects.get(pk=user.pk)
+    assert (written.title, written.version) == (FLOOR_TITLE, user.version + 1)
+    assert User.objects.get(pk=other.pk).version == other.version  # only the one row
+    assert AuditEvent.objects.count() == events
+    assert view(factory.patch("/"), user_id=uuid.uuid4()).status_code == 404
