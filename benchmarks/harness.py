@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.client import HttpClient, describe
 from benchmarks.dataset import Dataset
-from benchmarks.report import against_write_floor, aggregate, evaluate, markdown, percent, ratio_spread
+from benchmarks.report import aggregate, evaluate, markdown, percent, ratio_spread, write_floor_shares
 from benchmarks.scenarios import FLOOR, SCENARIOS, Context, run_load
 from benchmarks.seeding import Seeder, ServerInfo
 
@@ -237,9 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",
             flush=True,
         )
-    kept = against_write_floor(results)
-    if kept:
-        shares = ", ".join(f"{name} {share:.2f} ×" for name, share in kept.items())
+    shares = write_floor_shares(results)
+    if shares:
         print(f"[run] against the write floor: {shares}", flush=True)
     if args.scenarios:
         print(f"[run] scenarios took {(time.monotonic() - started) / 60:.1f} min", flush=True)

@@ -80,6 +80,11 @@ def against_write_floor(results: dict[str, dict]) -> dict[str, float]:
     }
 
 
+def write_floor_shares(results: dict[str, dict]) -> str:
+    """``against_write_floor`` as the text the console and the report print; empty without it."""
+    return ", ".join(f"{name} {share:.2f} ×" for name, share in against_write_floor(results).items())
+
+
 def percent(share: float | None) -> str:
     return "–" if share is None else f"{share:.0%}"
 
@@ -220,9 +225,8 @@ def markdown(meta: dict, seeding: list[dict], results: dict[str, dict], checks: 
             f"{_num(row['p50_ms'])} | {_num(row['p95_ms'])} | {_num(row['p99_ms'])} | "
             f"{_errors(row['errors'])} |"
         )
-    kept = against_write_floor(results)
-    if kept:
-        shares = ", ".join(f"{name} {share:.2f} ×" for name, share in kept.items())
+    shares = write_floor_shares(results)
+    if shares:
         lines += ["", f"Against the write floor (one bare durable UPDATE): {shares}."]
     if checks:
         lines += ["", "| target | measured | met |", "| --- | --- | --- |"]
