@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from benchmarks.client import HttpClient, describe
 from benchmarks.dataset import Dataset
 from benchmarks.report import aggregate, evaluate, markdown, percent, ratio_spread, write_floor_shares
-from benchmarks.scenarios import FLOOR, SCENARIOS, Context, run_load
+from benchmarks.scenarios import FLOOR, SCENARIOS, Context, in_turns, run_load
 from benchmarks.seeding import Seeder, ServerInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,32 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     results: dict[str, dict] = {}
     started = time.monotonic()
-    for name in args.scenarios:
-        scenario = SCENARIOS[name]
-        if scenario.needs_floor and not path:
-            print(f"[run] {name}: skipped, the server has no floor endpoint", flush=True)
+    for turn in in_turns(args.scenarios):
+        if not path and any(SCENARIOS[name].needs_floor for name in turn):
+            print(f"[run] {', '.join(turn)}: skipped, the server has no floor endpoint", flush=True)
             continue
-        runs, floors = [], []
+        runs: dict[str, list] = {name: [] for name in turn}
+        floors: dict[str, list] = {name: [] for name in turn}
         for round_number in range(1, args.rounds + 1):
-            if path:
-                floors.append(_run(FLOOR, ctx, args, None, round_number))
-            state = scenario.setup(ctx) if scenario.setup else None
-            try:
-                runs.append(_run(scenario, ctx, args, state, round_number))
-            finally:
-                if scenario.teardown:
-                    scenario.teardown(ctx, state)
-        results[name] = aggregate(name, runs, floors)
-        row = results[name]
-        ratio = ""
-        if row["ratio"] is not None:
-            spread = ratio_spread(row)
-            ratio = f", {row['ratio']:.2f} × floor" + (f" (rounds {spread})" if spread else "")
-        print(
-            f"[run] == {name}: {row['per_second']:,.1f} req/s{ratio}, p50 {row['p50_ms']} ms, "
-            f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",
-            flush=True,
-        )
+            for name in turn:
+                if path:
+                    floors[name].append(_run(FLOOR, ctx, args, None, round_number))
+                runs[name].append(_round_of(SCENARIOS[name], ctx, args, round_number))
+        for name in turn:
+            results[name] = aggregate(name, runs[name], floors[name])
+            _print_summary(name, results[name])
     shares = write_floor_shares(results)
     if shares:
         print(f"[run] against the write floor: {shares}", flush=True)
@@ -285,6 +273,28 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"[run] written: {stem}.md and {stem}.json")
     return 0
+
+
+def _round_of(scenario, ctx: Context, args: argparse.Namespace, round_number: int):
+    """One round of ``scenario``, between its setup and teardown."""
+    state = scenario.setup(ctx) if scenario.setup else None
+    try:
+        return _run(scenario, ctx, args, state, round_number)
+    finally:
+        if scenario.teardown:
+            scenario.teardown(ctx, state)
+
+
+def _print_summary(name: str, row: dict) -> None:
+    ratio = ""
+    if row["ratio"] is not None:
+        spread = ratio_spread(row)
+        ratio = f", {row['ratio']:.2f} × floor" + (f" (rounds {spread})" if spread else "")
+    print(
+        f"[run] == {name}: {row['per_second']:,.1f} req/s{ratio}, p50 {row['p50_ms']} ms, "
+        f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, errors {row['errors'] or 0}",
+        flush=True,
+    )
 
 
 def _run(scenario, ctx: Context, args: argparse.Namespace, state, round_number: int):

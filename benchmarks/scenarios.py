@@ -480,3 +480,21 @@ SCENARIOS = {
         ),
     )
 }
+
+# Scenarios a target compares with each other (member add at 100,000 members against 10): their
+# rounds take turns (round 1 of each, then round 2 of each, ...), so that each pair of rounds ran
+# seconds apart on the same machine, not minutes.
+SIDE_BY_SIDE = frozenset({"group_add_10", "group_add_1000", "group_add_100000"})
+
+
+def in_turns(names: list[str]) -> list[list[str]]:
+    """``names`` as the groups of scenarios whose rounds take turns: every one alone, except those
+    of ``SIDE_BY_SIDE``, which go together where the first of them is."""
+    together = [name for name in names if name in SIDE_BY_SIDE]
+    turns: list[list[str]] = []
+    for name in names:
+        if name not in SIDE_BY_SIDE:
+            turns.append([name])
+        elif name == together[0]:
+            turns.append(together)
+    return turns
