@@ -70,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; there are {', '.join(SCENARIOS)}")
-    args.scenarios = names
+    args.scenarios = list(dict.fromkeys(names))  # a name given twice runs once: results are by name
     if args.token_file:
         args.token = args.token_file.read_text().strip()
     args.token = args.token or os.environ.get("ROSTER_BENCH_TOKEN")

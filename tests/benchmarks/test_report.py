@@ -6,7 +6,7 @@ from collections import Counter
 
 from benchmarks import scenarios
 from benchmarks.report import against_write_floor, aggregate, evaluate, markdown, p50_ratios, percent
-from benchmarks.scenarios import RunResult, in_turns
+from benchmarks.scenarios import RunResult
 
 META = {
     "users": 100_000,
@@ -127,15 +127,3 @@ def test_member_add_is_judged_round_by_round_against_the_small_group_beside_it()
         in (markdown(META, [], results, [check]))
     )
     assert "take turns" not in markdown(META, [], {"group_add_10": results["group_add_10"]}, [])
-
-
-def test_the_group_scenarios_take_turns_round_by_round_where_the_first_of_them_was_asked():
-    names = ["lookup", "group_add_10", "patch_user", "group_add_100000", "mixed"]
-    assert in_turns(names) == [
-        ["lookup"],
-        ["group_add_10", "group_add_100000"],
-        ["patch_user"],
-        ["mixed"],
-    ]
-    assert in_turns(["group_add_1000"]) == [["group_add_1000"]]
-    assert in_turns(["get", "put_user"]) == [["get"], ["put_user"]]
