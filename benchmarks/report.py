@@ -99,7 +99,11 @@ def _busy(row: dict) -> str:
 def ratio_spread(row: dict) -> str:
     """The lowest and highest round's ratio to the floor, joined by an en dash; empty for one round."""
     low, high = row.get("ratio_range") or (None, None)
-    return "" if low is None or row["rounds"] < 2 else f"{low:.2f}–{high:.2f}"
+    return "" if low is None or row["rounds"] < 2 else _between(low, high)
+
+
+def _between(low: float, high: float) -> str:
+    return f"{low:.2f}–{high:.2f}"
 
 
 def _spread(row: dict) -> str:
@@ -146,7 +150,7 @@ def evaluate(results: dict[str, dict], seeding: list[dict], group_sizes: dict[in
                 measured = _median(ratios) if ratios else row["p50_ms"] / base["p50_ms"]
                 met = measured <= factor
                 members = group_sizes.get(100_000)
-                spread = f"; rounds {min(ratios):.2f}–{max(ratios):.2f}" if len(ratios) > 1 else ""
+                spread = f"; rounds {_between(min(ratios), max(ratios))}" if len(ratios) > 1 else ""
                 text = (
                     f"{measured:.2f} × ({row['p50_ms']:.1f} ms at {members:,} members vs "
                     f"{base['p50_ms']:.1f} ms at {group_sizes.get(10, 10):,}{spread})"
