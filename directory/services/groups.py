@@ -9,8 +9,7 @@ changes to one group never lose each other.
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from directory.models import Group, Membership, Tenant, User, UserState
 from directory.selectors import group_ancestors, parse_id
 from directory.services.audit import Actor, audit_record
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+from directory.services.locks import groups_lock, key_share, tenant_nesting_lock, users_touch
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,20 @@ class ResolvedMembers:
 
 def _resolve_members(tenant: Tenant, refs: list[MemberRef]) -> ResolvedMembers:
     """Which of the referenced ids are users and which are groups; a reference to nothing in this
-    tenant is an error naming it (no dangling members)."""
-    ids = {}
-    for ref in refs:
-        pk = parse_id(ref.id)
-        if pk is None:
-            raise InvalidReference(f"member {ref.id!r} is not a valid id.")
-        ids[pk] = ref
+    tenant is an error naming it (no dangling members). The members found are locked ``FOR KEY
+    SHARE`` (``directory.services.locks``): a delete of one of them waits for this write, or this
+    write finds it gone."""
+    ids = _member_ids(refs)
     users = set(
-        _key_share(
+        key_share(
             User.objects.filter(tenant=tenant, pk__in=ids)
             .exclude(state=UserState.DELETED)
             .values_list("pk", flat=True)
         )
     )
-    groups = set(Group.objects.filter(tenant=tenant, pk__in=set(ids) - users).values_list("pk", flat=True))
+    groups = set(
+        key_share(Group.objects.filter(tenant=tenant, pk__in=set(ids) - users).values_list("pk", flat=True))
+    )
     for pk, ref in ids.items():
         kind = "User" if pk in users else "Group" if pk in groups else None
         if kind is None:
@@ -66,25 +65,24 @@ def _resolve_members(tenant: Tenant, refs: list[MemberRef]) -> ResolvedMembers:
     return ResolvedMembers(frozenset(users), frozenset(groups))
 
 
-def _key_share(queryset) -> list:
-    """The rows, locked ``FOR KEY SHARE`` on PostgreSQL until the transaction ends.
+def _member_ids(refs: list[MemberRef]) -> dict:
+    ids = {}
+    for ref in refs:
+        pk = parse_id(ref.id)
+        if pk is None:
+            raise InvalidReference(f"member {ref.id!r} is not a valid id.")
+        ids[pk] = ref
+    return ids
 
-    Users are deleted by marking the row, so the membership's foreign key (checked at commit:
-    Django's are deferred) cannot stop a group from gaining a user deleted concurrently, a member
-    the delete never saw (an IdP deprovisioning a user while another thread adds it to a group).
-    KEY SHARE conflicts only with the delete's ``FOR UPDATE``: a delete under way is waited for and
-    its user then no longer matches (refused like an unknown member), a later delete waits for
-    this write and then removes the membership; concurrent member changes, which update the
-    users' versions, are not blocked. Django has no API for this lock mode."""
-    if connection.vendor != "postgresql":
-        return list(queryset)  # SQLite serializes writes
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except EmptyResultSet:  # e.g. pk__in=[]: Django answers that without a query
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " FOR KEY SHARE", params)
-        return [row[0] for row in cursor.fetchall()]
+
+def _lock_nesting_if_needed(tenant: Tenant, *ref_lists: list[MemberRef] | None) -> None:
+    """Take the tenant's nesting lock (step 1 of ``directory.services.locks``) when the members a
+    write adds include a group. Which ids are groups is read before any lock, as it must be to keep
+    the order; a group created after this read is not one the request could have meant."""
+    refs = [ref for refs in ref_lists if refs for ref in refs if (ref.type or "group").lower() == "group"]
+    ids = {pk for pk in (parse_id(ref.id) for ref in refs) if pk is not None}
+    if ids and Group.objects.filter(tenant=tenant, pk__in=ids).exists():
+        tenant_nesting_lock(tenant=tenant)
 
 
 def _check_no_cycle(tenant: Tenant, group: Group, child_groups) -> None:
@@ -99,9 +97,15 @@ def _check_no_cycle(tenant: Tenant, group: Group, child_groups) -> None:
         raise InvalidReference(f"Adding group {next(iter(looped))} would make the groups contain each other.")
 
 
-def _lock(tenant: Tenant, group_id, expected_version: int | None) -> Group:
+def _lock(tenant: Tenant, group_id, expected_version: int | None, *, delete: bool = False) -> Group:
+    """The group, locked (``FOR UPDATE`` to delete it, else ``FOR NO KEY UPDATE``: adding it to
+    another group, which locks it ``FOR KEY SHARE``, need not wait for a change of its members)."""
     pk = parse_id(group_id)
-    group = Group.objects.select_for_update().filter(tenant=tenant, pk=pk).first() if pk else None
+    group = (
+        Group.objects.select_for_update(no_key=not delete).filter(tenant=tenant, pk=pk).first()
+        if pk
+        else None
+    )
     if group is None:
         raise DoesNotExist(f"Group {group_id} not found.")
     if expected_version is not None and group.version != expected_version:
@@ -143,13 +147,6 @@ def _add_members(tenant: Tenant, group: Group, wanted: ResolvedMembers) -> set:
     return set(new.users | new.groups)
 
 
-def _touch_users(user_ids) -> None:
-    """Users who joined or left a group directly: their read-only ``groups`` changed, so their
-    version (ETag) does too. O(changed members). Changes through nesting and group renames show
-    in ``groups`` on the next read without a version change (that would cost O(members))."""
-    User.objects.filter(pk__in=user_ids).update(version=F("version") + 1, updated_at=timezone.now())
-
-
 def _bump(group: Group) -> None:
     """A new version for a group whose members changed. The row is locked (``_lock``), so the
     version read with it is the current one: no need to read it back."""
@@ -164,10 +161,11 @@ def group_create(
 ) -> Group:
     now = timezone.now()
     group = Group(tenant=tenant, created_at=now, updated_at=now, **fields)
+    _lock_nesting_if_needed(tenant, members)
     resolved = _resolve_members(tenant, members or [])
     _save(group, tenant)
     _insert_members(tenant, group, resolved)
-    _touch_users(resolved.users)
+    users_touch(ids=resolved.users)
     changes = {f: {"before": None, "after": v} for f, v in fields.items() if v not in ("", None)}
     if resolved:
         changes["members"] = {"before": [], "after": resolved.as_audit()}
@@ -200,6 +198,7 @@ def group_update(
     Member changes: ``replace_members`` sets the list (``[]`` empties it); ``add`` and ``remove``
     change only the members they name (removing a non-member changes nothing).
     """
+    _lock_nesting_if_needed(tenant, add, replace_members)
     group = _lock(tenant, group_id, expected_version)
     changes: dict[str, dict] = {}
     for field, value in (fields or {}).items():
@@ -232,7 +231,7 @@ def group_update(
         added |= _add_members(tenant, group, wanted)
     if added or removed:
         changes["members"] = {"added": sorted(map(str, added)), "removed": sorted(map(str, removed))}
-        _touch_users(added | removed)
+        users_touch(ids=added | removed)
 
     if not changes:
         return group
@@ -256,12 +255,19 @@ def group_update(
 
 @transaction.atomic
 def group_delete(*, tenant: Tenant, actor: Actor, group_id, expected_version: int | None = None) -> None:
-    group = _lock(tenant, group_id, expected_version)
+    """Delete the group and its memberships, both ways. Its parents lose a member and its direct
+    user members a group, so their versions change too: the nesting lock comes first (no new
+    parent meanwhile), then the group and its parents are locked in id order."""
+    pk = parse_id(group_id)
+    tenant_nesting_lock(tenant=tenant)
+    parents = Membership.objects.filter(tenant=tenant, member_group_id=pk).values_list("group_id", flat=True)
+    groups_lock(tenant=tenant, ids={pk, *parents} if pk else (), delete=True)
+    group = _lock(tenant, group_id, expected_version, delete=True)
     member_count = Membership.objects.filter(group=group).count()
-    # Its parents lose a member and its direct user members a group: their versions change.
-    parents = Membership.objects.filter(member_group=group).values("group_id")
     Group.objects.filter(pk__in=parents).update(version=F("version") + 1, updated_at=timezone.now())
-    _touch_users(Membership.objects.filter(group=group, member_user__isnull=False).values("member_user_id"))
+    users_touch(
+        ids=Membership.objects.filter(group=group, member_user__isnull=False).values("member_user_id")
+    )
     audit_record(
         tenant=tenant,
         actor=actor,

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from directory.models import (
     MULTI_VALUED_FIELDS,
+    AuditEvent,
     Group,
     Membership,
     Tenant,
@@ -33,6 +34,7 @@ from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID
 from directory.services.audit import Actor, audit_event, audit_record
 from directory.services.audited_writes import insert_unless_taken, update_if_unchanged
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+from directory.services.locks import groups_lock, key_share
 
 REDACTED = "[redacted]"
 # Values that are references or binary, matched exactly (RFC 7643: caseExact true).
@@ -46,16 +48,27 @@ def _state_fields(active: bool, now) -> dict[str, Any]:
 
 
 def _check_manager(tenant: Tenant, manager_id, user_id=None) -> str | None:
-    """The displayName of the manager ``manager_id`` names, after checking it may be one."""
+    """The displayName of the manager ``manager_id`` names, after checking it may be one. The
+    manager is locked ``FOR KEY SHARE`` (``directory.services.locks``) until the transaction ends:
+    call it in the transaction that writes the reference, so that a concurrent delete of the
+    manager either waits for the write (and then clears it) or is seen by it (and refused)."""
     if manager_id is None:
         return None
     pk = parse_id(manager_id)
     if pk is not None and pk == user_id:
         raise InvalidReference("A user cannot be their own manager.")
-    found = users_visible(tenant=tenant).filter(pk=pk).values_list("display_name") if pk else []
+    names = users_visible(tenant=tenant).filter(pk=pk).values_list("display_name", flat=True)
+    found = key_share(names) if pk else []
     if not found:
         raise InvalidReference(f"manager {manager_id} is not a user of this directory.")
-    return found[0][0]
+    return found[0]
+
+
+def _sets_manager(user, fields: dict[str, Any]) -> bool:
+    """Whether ``fields`` make someone the user's manager who is not already: then checking the
+    manager and writing the user must be one transaction (``_check_manager``)."""
+    pk = parse_id(fields["manager_id"]) if fields.get("manager_id") is not None else None
+    return pk is not None and pk != getattr(user, "manager_id", None)
 
 
 def _values_rows(tenant_id: int, user_id, field: str, elements: list | None) -> list[UserValue]:
@@ -114,26 +127,34 @@ USER_ROWS = Rows(
 )
 
 
-def _visible(tenant_id, pk, locked: bool):
+# How a write reads the user (directory.services.locks): without a lock (it writes over the version
+# read), FOR NO KEY UPDATE as an update itself locks (adding the user to a group, FOR KEY SHARE,
+# need not wait for it), or FOR UPDATE to delete it (which waits for whatever refers to it).
+UNLOCKED, UPDATING, DELETING = "unlocked", "updating", "deleting"
+
+
+def _visible(tenant_id, pk, lock: str):
     users = users_visible(tenant=tenant_id)
-    return USER_ROWS.select((users.select_for_update() if locked else users).filter(pk=pk))
+    if lock != UNLOCKED:
+        users = users.select_for_update(no_key=lock == UPDATING)
+    return USER_ROWS.select(users.filter(pk=pk))
 
 
 _READ = {
-    locked: PreparedQuery(
-        lambda tenant_id, pk, locked=locked: _visible(tenant_id, pk, locked),
+    lock: PreparedQuery(
+        lambda tenant_id, pk, lock=lock: _visible(tenant_id, pk, lock),
         tenant_id=SAMPLE_TENANT_ID,
         pk=SAMPLE_ID,
     )
-    for locked in (False, True)
+    for lock in (UNLOCKED, UPDATING, DELETING)
 }
 
 
-def _read(tenant: Tenant, user_id, expected_version: int | None, *, locked: bool):
-    """The visible user as a row of ``USER_ROWS``, locked for this transaction if ``locked``;
+def _read(tenant: Tenant, user_id, expected_version: int | None, *, lock: str):
+    """The visible user as a row of ``USER_ROWS``, locked for this transaction as ``lock`` says;
     checks the client's If-Match version."""
     pk = parse_id(user_id)
-    found = _READ[locked].run(tenant_id=tenant.pk, pk=pk) if pk else []
+    found = _READ[lock].run(tenant_id=tenant.pk, pk=pk) if pk else []
     if not found:
         raise DoesNotExist(f"User {user_id} not found.")
     user = found[0]
@@ -147,7 +168,11 @@ USER_NAME_TAKEN = "(tenant_id, user_name_key) WHERE NOT (state = 'deleted')"
 
 
 def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
-    fields = dict(fields)
+    with transaction.atomic() if _sets_manager(None, fields) else nullcontext():
+        return _create(tenant, actor, dict(fields))
+
+
+def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
     now = timezone.now()
     _check_manager(tenant, fields.get("manager_id"))
     if fields.get("manager_id") is not None:
@@ -206,34 +231,45 @@ def user_update(
     for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
         locked = attempt == OPTIMISTIC_ATTEMPTS
         with transaction.atomic() if locked else nullcontext():
-            user = _read(tenant, user_id, expected_version, locked=locked)
-            change = _change(tenant, user, fields(user) if callable(fields) else fields)
-            if not change.audited:
-                return user
-            reindexed = [f for f in change.audited if f in MULTI_VALUED_FIELDS]
-            try:
-                written = update_if_unchanged(
-                    User,
-                    pk=user.pk,
-                    version=user.version,
-                    values=change.values,
-                    event=audit_event(
-                        tenant=tenant,
-                        actor=actor,
-                        action="user.updated",
-                        target_type="user",
-                        target_id=user.pk,
-                        target_label=change.values.get("user_name", user.user_name),
-                        changes=change.audited,
-                    ),
-                    also=partial(_reindex, tenant, user.pk, change.values, reindexed) if reindexed else None,
-                )
-            except IntegrityError as error:
-                _taken(error, change.values.get("user_name", user.user_name))
-                raise
-            if written:
-                return user._replace(**change.values, **change.shown, version=user.version + 1)
+            user = _read(tenant, user_id, expected_version, lock=UPDATING if locked else UNLOCKED)
+            wanted = fields(user) if callable(fields) else fields
+            written = _write_change(tenant, actor, user, wanted)
+            if written is not None:
+                return written
     raise AssertionError("A user changed under its row lock.")
+
+
+def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any]):
+    """Write what ``wanted`` changes on ``user`` over its version: the user as written, ``user``
+    itself when nothing changes, None when another write landed first."""
+    with transaction.atomic() if _sets_manager(user, wanted) else nullcontext():
+        change = _change(tenant, user, wanted)
+        if not change.audited:
+            return user
+        reindexed = [f for f in change.audited if f in MULTI_VALUED_FIELDS]
+        try:
+            written = update_if_unchanged(
+                User,
+                pk=user.pk,
+                version=user.version,
+                values=change.values,
+                event=audit_event(
+                    tenant=tenant,
+                    actor=actor,
+                    action="user.updated",
+                    target_type="user",
+                    target_id=user.pk,
+                    target_label=change.values.get("user_name", user.user_name),
+                    changes=change.audited,
+                ),
+                also=partial(_reindex, tenant, user.pk, change.values, reindexed) if reindexed else None,
+            )
+        except IntegrityError as error:
+            _taken(error, change.values.get("user_name", user.user_name))
+            raise
+        if not written:
+            return None
+        return user._replace(**change.values, **change.shown, version=user.version + 1)
 
 
 @dataclass
@@ -279,26 +315,48 @@ def _change(tenant: Tenant, user, fields: dict[str, Any]) -> _Change:
     return _Change(values, audited, shown)
 
 
-@transaction.atomic
+class _GroupsChanged(Exception):
+    """The user joined a group, locked by another write, between reading its groups and locking it."""
+
+
 def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None) -> None:
     """Delete as SCIM sees it: the user disappears from reads and groups; the row stays hidden
     (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it.
+    Its reports lose their manager, each with an audit event of its own.
 
-    Locks the user's groups before the user: a group write locks the group first and then the
-    member rows it changes, so the reverse order here would deadlock with a concurrent PATCH of
-    one of those groups naming this user (PostgreSQL aborts one of the two: a 500)."""
+    Locks in the order of ``directory.services.locks``: the user's groups (their versions change),
+    then the user. Its groups are read before either lock; should it have joined another group by
+    the time the user is locked (a group write holds that group and waits for the user, so
+    waiting for the group here would deadlock), that group is taken only if free (NOWAIT), or
+    else the delete starts over once the other write is through."""
+    for attempt in range(DELETE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _delete(tenant, actor, user_id, expected_version, last=attempt == DELETE_ATTEMPTS - 1)
+        except _GroupsChanged:
+            continue
+
+
+DELETE_ATTEMPTS = 3
+
+
+def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None, *, last: bool) -> None:
     pk = parse_id(user_id)
-    if pk is not None:
-        in_groups = Membership.objects.filter(tenant=tenant, member_user_id=pk).values("group_id")
-        list(Group.objects.select_for_update().filter(pk__in=in_groups).order_by("pk").values_list("pk"))
-    user = _read(tenant, user_id, expected_version, locked=True)
+    memberships = Membership.objects.filter(tenant=tenant, member_user_id=pk)
+    groups = (
+        set(groups_lock(tenant=tenant, ids=memberships.values_list("group_id", flat=True))) if pk else set()
+    )
+    user = _read(tenant, user_id, expected_version, lock=DELETING)
+    in_groups = list(memberships.values_list("group_id", flat=True))
+    joined = set(in_groups) - groups
+    if joined and groups_lock(tenant=tenant, ids=joined, nowait=not last) is None:
+        raise _GroupsChanged
     now = timezone.now()
-    groups = list(Membership.objects.filter(member_user_id=user.pk).values_list("group_id", flat=True))
-    Membership.objects.filter(member_user_id=user.pk).delete()
+    groups = in_groups
+    memberships.delete()
     # The groups' member lists changed, so do their versions (ETags).
     Group.objects.filter(pk__in=groups).update(version=F("version") + 1, updated_at=now)
-    reports = User.objects.filter(tenant=tenant, manager_id=user.pk)
-    reports.update(manager=None, version=F("version") + 1, updated_at=now)
+    _clear_manager(tenant, actor, user, now)
     User.objects.filter(pk=user.pk).update(
         state=UserState.DELETED,
         active=False,
@@ -318,4 +376,33 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
             "state": {"before": user.state, "after": UserState.DELETED},
             "groups": {"before": [str(g) for g in groups], "after": []},
         },
+    )
+
+
+def _clear_manager(tenant: Tenant, actor: Actor, manager, now) -> None:
+    """The deleted ``manager``'s reports lose their manager: a new version and a ``user.updated``
+    event each, as if the identity provider had cleared it. None can be added meanwhile: naming a
+    manager locks it FOR KEY SHARE, which the delete's lock on the manager excludes."""
+    reports = list(
+        User.objects.filter(tenant=tenant, manager_id=manager.pk)
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", "user_name")
+    )
+    if not reports:
+        return
+    User.objects.filter(pk__in=[pk for pk, _ in reports]).update(
+        manager=None, version=F("version") + 1, updated_at=now
+    )
+    AuditEvent.objects.bulk_create(
+        audit_event(
+            tenant=tenant,
+            actor=actor,
+            action="user.updated",
+            target_type="user",
+            target_id=pk,
+            target_label=user_name,
+            changes={"manager_id": {"before": str(manager.pk), "after": None}},
+        )
+        for pk, user_name in reports
     )

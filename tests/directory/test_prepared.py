@@ -67,7 +67,7 @@ def test_the_directorys_prepared_reads_are_compiled_not_rebuilt(users, tenant, s
     prepared = [
         selectors._PREPARED[(rows, "pk")],
         selectors._PREPARED[(rows, "user_name_key", 2)],
-        user_services._READ[False],
+        user_services._READ[user_services.UNLOCKED],
     ]
     assert all(p._compiled["default"] is not None for p in prepared)
 

@@ -75,10 +75,10 @@ def test_after_losing_every_race_a_change_takes_the_row_lock(pat, tenant, system
     attempts = []
     real_read = user_services._read
 
-    def read(tenant, user_id, expected_version, *, locked):
-        attempts.append(locked)
-        user = real_read(tenant, user_id, expected_version, locked=locked)
-        if not locked:  # another write lands after every unlocked read
+    def read(tenant, user_id, expected_version, *, lock):
+        attempts.append(lock)
+        user = real_read(tenant, user_id, expected_version, lock=lock)
+        if lock == user_services.UNLOCKED:  # another write lands after every unlocked read
             User.objects.filter(pk=pat.pk).update(version=user.version + 1)
         return user
 
@@ -86,7 +86,7 @@ def test_after_losing_every_race_a_change_takes_the_row_lock(pat, tenant, system
     written = user_services.user_update(
         tenant=tenant, actor=system_actor, user_id=pat.pk, fields={"title": "X"}
     )
-    assert attempts == [False] * user_services.OPTIMISTIC_ATTEMPTS + [True]
+    assert attempts == [user_services.UNLOCKED] * user_services.OPTIMISTIC_ATTEMPTS + [user_services.UPDATING]
     assert (written.title, User.objects.get(pk=pat.pk).title) == ("X", "X")
 
 

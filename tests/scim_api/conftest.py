@@ -12,6 +12,8 @@ from django.test import Client
 
 from directory.models import AuditEvent, Group, Membership, ScimToken, User, UserValue
 from directory.services.tokens import token_create
+from tests.support.live_server import live_server
+from tests.support.parallel import Api
 
 SCIM_JSON = "application/scim+json"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -204,3 +206,17 @@ def other_scim(other_token_pair) -> Scim:
 @pytest.fixture
 def anonymous(db) -> Scim:
     return Scim(Client(enforce_csrf_checks=True), None)
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    """A real server (gunicorn, 8 worker processes) for a module of parallel-request tests; it
+    reads the test database, so each test commits its own data (``django_db(transaction=True)``)."""
+    with live_server(workers=8) as base:
+        yield base
+
+
+@pytest.fixture
+def api(server, plaintext) -> Api:
+    """SCIM over HTTP to ``server`` with the tenant's token."""
+    return Api(server, plaintext)

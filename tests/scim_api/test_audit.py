@@ -7,7 +7,7 @@ import json
 import pytest
 
 from directory.models import ActorType, AuditEvent
-from tests.scim_api.conftest import CORE_GROUP, CORE_USER, body_of
+from tests.scim_api.conftest import CORE_GROUP, CORE_USER, ENTERPRISE, body_of, read, version
 
 
 def events(tenant, **filters) -> list[AuditEvent]:
@@ -101,6 +101,26 @@ def test_delete_records_one_event(scim, tenant, token):
     assert event.changes["groups"] == {"before": [team["id"]], "after": []}
     assert event.changes["state"]["after"] == "deleted"
     assert len(events(tenant, target_id=alice["id"])) == 2  # created, deleted
+
+
+def test_deleting_a_manager_records_an_update_of_each_report(scim, tenant, token):
+    """The reports lose their manager as if the identity provider had cleared it: a new version
+    and a user.updated event each, attributed to the delete's token and request."""
+    boss = scim.create_user("boss@example.com")["id"]
+    manager = {ENTERPRISE: {"manager": {"value": boss}}}
+    reports = [scim.create_user(f"r{i}@example.com", **manager)["id"] for i in range(2)]
+    other = scim.create_user("other@example.com")["id"]
+    before = {pk: version(scim, "Users", pk) for pk in (*reports, other)}
+    assert scim.delete(f"/Users/{boss}", headers={"X-Request-ID": "entra-del-1"}).status_code == 204
+
+    for report in reports:
+        (event,) = events(tenant, target_id=report, action="user.updated")
+        assert event.changes == {"manager_id": {"before": boss, "after": None}}
+        assert_attributed(event, token, "entra-del-1")
+        assert version(scim, "Users", report) == before[report] + 1
+        assert ENTERPRISE not in read(scim, "Users", report)
+    assert version(scim, "Users", other) == before[other]
+    assert not events(tenant, target_id=other, action="user.updated")
 
 
 def test_group_writes_record_one_event_each(scim, tenant, token):

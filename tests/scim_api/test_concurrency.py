@@ -8,91 +8,14 @@ change.
 """
 
 import json
-import threading
-import urllib.error
-import urllib.request
 
 import pytest
 
 from directory.models import AuditEvent, Group, Membership, User, UserState
-from tests.scim_api.conftest import CORE_GROUP, CORE_USER, PATCH_URN
-from tests.support.live_server import live_server
-from tests.support.processes import direct_opener
+from tests.scim_api.conftest import CORE_GROUP, CORE_USER
+from tests.support.parallel import at_once, patch_body, version
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-WORKERS = 8
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker):
-    """One server for the module (it reads the test database; each test commits its own data)."""
-    with live_server(workers=WORKERS) as base:
-        yield base
-
-
-class Api:
-    def __init__(self, base: str, plaintext: str):
-        self.base, self.plaintext = f"{base}/scim/v2", plaintext
-
-    def __call__(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
-        request = urllib.request.Request(
-            self.base + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.plaintext}", "Content-Type": "application/scim+json"},
-        )
-        try:
-            with direct_opener().open(request, timeout=60) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        return status, json.loads(raw) if raw else None
-
-    def create(self, kind: str, body: dict) -> dict:
-        status, created = self("POST", f"/{kind}", body)
-        assert status == 201, created
-        return created
-
-    def read(self, kind: str, resource_id: str) -> dict:
-        status, body = self("GET", f"/{kind}/{resource_id}")
-        assert status == 200, body
-        return body
-
-
-@pytest.fixture
-def api(server, plaintext) -> Api:
-    return Api(server, plaintext)
-
-
-def at_once(count: int, request) -> list:
-    """Call ``request(i)`` for i in range(count), each on its own thread, all released together."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = request(i)
-        except BaseException as error:  # reported below, on the test's thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results
-
-
-def version(resource: dict) -> int:
-    return int(resource["meta"]["version"].removeprefix('W/"').removesuffix('"'))
-
-
-def patch_body(*operations) -> dict:
-    return {"schemas": [PATCH_URN], "Operations": list(operations)}
 
 
 @pytest.mark.parametrize("count", [2, 20])
