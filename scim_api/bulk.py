@@ -44,11 +44,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from directory.selectors import parse_id
 from directory.services.audit import Actor
 from directory.services.errors import ServiceError
+from directory.services.locks import transaction_conflict
 from scim_api.errors import (
     InvalidPath,
     InvalidSyntax,
@@ -453,11 +454,23 @@ class BulkProcessor:
                 if not finish(op):
                     return processed
 
-    def _process(self, op: Operation) -> None:
+    def _process(self, op: Operation, *, again: bool = False) -> None:
         try:
             if op.error is not None:
                 raise op.error
             self._execute(op)
+        except (OperationalError, InterfaceError) as error:
+            if not transaction_conflict(error):
+                raise  # the database is unavailable: the request answers 503 (scim_api.errors)
+            # A batch holds the locks of all its operations, so it cannot take them in the one
+            # order single writes keep (directory.services.locks); when that deadlocks, this
+            # operation (rolled back to its savepoint) lets the others through: the batch commits,
+            # releasing its locks, and the operation runs again, once, in the next batch.
+            if again:
+                op.fail(503, "The operation conflicted with concurrent writes; retry it.")
+                return
+            self.batches.commit()
+            self._process(op, again=True)
         except ScimError as error:
             op.fail(error.status, error.detail, error.scim_type)
         except ServiceError as error:
@@ -624,8 +637,12 @@ class _Batches:
     def operation_done(self) -> None:
         self._operations += 1
         if self._operations >= BATCH_OPERATIONS or time.monotonic() - self._started >= BATCH_SECONDS:
-            self._transaction.__exit__(None, None, None)
-            self._open()
+            self.commit()
+
+    def commit(self) -> None:
+        """End this batch (committing it) and begin the next."""
+        self._transaction.__exit__(None, None, None)
+        self._open()
 
     def _open(self) -> None:
         self._transaction = transaction.atomic()

@@ -4,6 +4,7 @@ that renders every failure under /scim/ (DRF's and Django's own included) as an 
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -84,6 +85,28 @@ class NotImplementedScim(ScimError):
     status = 501
 
 
+class ServiceUnavailable(ScimError):
+    status = 503
+
+
+# Seconds an identity provider is asked to wait before retrying a request the database could not
+# serve (RFC 9110 section 10.2.3): long enough for a failover or restart, short enough not to
+# delay provisioning.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(error: Exception, where: str) -> ServiceUnavailable:
+    """The answer to a request the database failed (down, restarting, unreachable, or it aborted
+    the transaction): 503 with Retry-After, so that identity providers retry it later (RFC 7644
+    section 3.12 leaves 5xx to HTTP) instead of recording a failed provisioning. Logged for the
+    operator, without a traceback: an outage fails every request the same way."""
+    logger.error("Database unavailable for %s: %s", where, " ".join(str(error).split()))
+    return ServiceUnavailable(
+        "The directory's database is unavailable, so the request was not completed. Retry it later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def error_document(status: int, detail: str, scim_type: str | None = None) -> dict:
     body = {"schemas": [ERROR], "status": str(status), "detail": detail}
     if scim_type:
@@ -97,6 +120,9 @@ _DRF_SCIM_TYPES = {drf.ParseError: "invalidSyntax"}
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER for the SCIM views: every error is an Error document."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        request = context.get("request")
+        exc = database_unavailable(exc, f"{request.method} {request.path}" if request else "a request")
     if isinstance(exc, ScimError):
         return Response(
             error_document(exc.status, exc.detail, exc.scim_type), status=exc.status, headers=exc.headers

@@ -4,13 +4,16 @@ even with DEBUG on.
 It sits first in MIDDLEWARE, so it also sees what Django's own middleware answers before any view
 runs (a Host not in ALLOWED_HOSTS, a CSRF refusal): such a response is replaced by a SCIM error
 with the same status. An exception a view raises is logged with the request id for the operator
-and answered as a SCIM 500.
+and answered as a SCIM 500; one the database raised (it is down, or aborted the transaction) as a
+503 with Retry-After.
 """
 
 import logging
 from http import HTTPStatus
 
-from scim_api.errors import SCIM_CONTENT_TYPE, scim_json_response
+from django.db import InterfaceError, OperationalError
+
+from scim_api.errors import SCIM_CONTENT_TYPE, database_unavailable, scim_json_response
 
 logger = logging.getLogger("scim_api")
 
@@ -33,5 +36,11 @@ class ScimErrorMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith("/scim/"):
             return None
+        if isinstance(exception, OperationalError | InterfaceError):
+            error = database_unavailable(exception, f"{request.method} {request.path}")
+            response = scim_json_response(error.status, error.detail)
+            for name, value in error.headers.items():
+                response[name] = value
+            return response
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return scim_json_response(500, "The server failed to process the request; the error has been logged.")
