@@ -63,6 +63,7 @@ from scim_api.schema import Attribute, AttributePath, ResourceType
 MAX_FILTER_LENGTH = 4096
 MAX_NODES = 64
 MAX_VALUE_LENGTH = 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
 SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
@@ -679,6 +680,9 @@ def _check_value(attribute: Attribute, op, value, label: str | None = None) -> A
         raise InvalidFilter(f"The value compared with {label} is longer than {MAX_VALUE_LENGTH} characters.")
     if "\x00" in value:
         raise InvalidFilter(f"The value compared with {label} contains a NUL character.")
+    if _SURROGATE.search(value):
+        # A "\ud800" escape without its pair: no character, and no database can be sent it.
+        raise InvalidFilter(f"The value compared with {label} contains a lone surrogate (U+D800 to U+DFFF).")
     return value
 
 

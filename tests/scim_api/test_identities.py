@@ -257,3 +257,17 @@ def test_an_email_added_again_as_a_look_alike_is_the_same_email(scim):
     )
     assert response.status_code == 200, response.content
     assert len(read(scim, "Users", user["id"])["emails"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['userName eq "\\ud800"', 'userName eq "a\\udfff" and active eq true', 'emails.value sw "\\ud800"'],
+)
+def test_a_lookup_with_a_lone_surrogate_is_refused_not_a_500(scim, text):
+    """The filter's own escapes can spell half a surrogate pair, which no database can be sent."""
+    scim.create_user("alice")
+    for response in (
+        scim.get(f"/Users?{urlencode({'filter': text})}"),
+        scim.post("/Users/.search", {"schemas": [SEARCH_REQUEST], "filter": text}),
+    ):
+        assert_scim_error(response, 400, "invalidFilter", detail_contains="lone surrogate")
