@@ -4,7 +4,9 @@ Parsing is scim2-models' lark grammar (``ScimFilter``); this module only walks i
 (``FilterVisitor``) and maps each comparison onto the storage the schema registry names:
 
 - singular attributes are columns; case-insensitive ones with a ``*_key`` column compare the
-  casefolded value against it (indexed), others use the database's case-insensitive lookups;
+  value's key against it (indexed; userName's and emails.value's are identifier keys, RFC 8265,
+  ``directory.identifiers.lookup_key``: a look-alike of a name finds that user), others use the
+  database's case-insensitive lookups;
 - elements of multi-valued attributes are ``UserValue`` rows, matched with ``EXISTS``; a value
   filter ``emails[type eq "work" and value co "@x"]`` is one ``EXISTS`` whose conditions all hold
   for the same element;
@@ -52,6 +54,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from directory.identifiers import key_function
 from directory.models import Membership, UserValue, casefold_key
 from directory.selectors import group_descendants, parse_id
 from scim_api.errors import InvalidFilter
@@ -60,6 +63,7 @@ from scim_api.schema import Attribute, AttributePath, ResourceType
 MAX_FILTER_LENGTH = 4096
 MAX_NODES = 64
 MAX_VALUE_LENGTH = 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
 SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
@@ -188,7 +192,7 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
     if attribute.case_exact:
         return attribute.field, value
     key = KEY_COLUMNS.get(attribute.field)
-    return (key, casefold_key(value)) if key else None
+    return (key, key_function(attribute.field)(value)) if key else None
 
 
 # ``attribute eq "string"`` written with the grammar's own tokens (scim2-models' ATTR_PATH without a
@@ -340,7 +344,13 @@ class QueryCompiler(FilterVisitor[Q]):
         if attribute.type == "boolean":
             return Q(**{field: value}) if op == CompareOperator.eq else ~Q(**{field: value})
         return compare_assigned(
-            ~null_empty, field, op, value, case_exact=attribute.case_exact, key=KEY_COLUMNS.get(field)
+            ~null_empty,
+            field,
+            op,
+            value,
+            case_exact=attribute.case_exact,
+            key=KEY_COLUMNS.get(field),
+            fold=key_function(field),
         )
 
     def _id(self, path, op, value, present: bool) -> Q:
@@ -474,9 +484,11 @@ class ElementCompiler(FilterVisitor[Q]):
                 return MATCH_NONE if op == CompareOperator.eq else MATCH_ALL
             q = Q(primary=value is True)
             return q if op == CompareOperator.eq else ~q
+        fold = casefold_key
         if sub.name == "value":
             exact = sub.case_exact or self.attribute.type != "complex"
             field, key = ("value", None) if exact else ("value", "value_key")
+            fold = key_function(self.attribute.field)
             # value_key is value casefolded ("" for ""): testing it instead keeps the condition
             # inside an index that holds value_key (user_value_by_user), without the row.
             assigned = ~Q(value="") if exact else ~Q(value_key="")
@@ -493,7 +505,7 @@ class ElementCompiler(FilterVisitor[Q]):
             return assigned
         if value is None:
             return ~assigned if op == CompareOperator.eq else assigned
-        return compare_assigned(assigned, field, op, value, case_exact=case_exact, key=key)
+        return compare_assigned(assigned, field, op, value, case_exact=case_exact, key=key, fold=fold)
 
 
 def _element_kind(resource_type: ResourceType, attribute: Attribute) -> str:
@@ -593,18 +605,18 @@ def _exact_id(value) -> uuid.UUID | None:
     return pk if pk is not None and str(pk) == value else None
 
 
-def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) -> Q:
-    """``field <op> value``; case-insensitive comparisons use the casefolded ``key`` column when
-    there is one (indexed), else the database's case-insensitive lookups (on SQLite, ``CaseFold``
-    on both sides)."""
+def compare(field: str, op, value, *, case_exact: bool, key: str | None = None, fold=casefold_key) -> Q:
+    """``field <op> value``; case-insensitive comparisons use the ``key`` column when there is one
+    (indexed: it holds ``fold`` of the field, and is compared with ``fold`` of ``value``), else the
+    database's case-insensitive lookups (on SQLite, ``CaseFold`` on both sides)."""
     if op == CompareOperator.ne:
-        return ~compare(field, CompareOperator.eq, value, case_exact=case_exact, key=key)
+        return ~compare(field, CompareOperator.eq, value, case_exact=case_exact, key=key, fold=fold)
     if op in SUBSTRING and value == "":
         return MATCH_ALL  # every string contains, starts and ends with ""
     lookup = _LOOKUP[op]
     if not case_exact and isinstance(value, str):
         if key is not None:
-            return Q(**{f"{key}__{lookup}": casefold_key(value)})
+            return Q(**{f"{key}__{lookup}": fold(value)})
         # A sub-attribute read from JSON (data__locality) as text: PostgreSQL has no LOWER(jsonb).
         text = KT(field) if field.startswith("data__") else F(field)
         if connection.vendor == "sqlite":
@@ -621,14 +633,18 @@ def compare(field: str, op, value, *, case_exact: bool, key: str | None = None) 
     return Q(**{f"{field}__{lookup}": value})
 
 
-def compare_assigned(assigned: Q, field: str, op, value, *, case_exact: bool, key: str | None = None) -> Q:
+def compare_assigned(
+    assigned: Q, field: str, op, value, *, case_exact: bool, key: str | None = None, fold=casefold_key
+) -> Q:
     """``compare``, for a value that may be unassigned (``assigned`` is false): an unassigned
     value satisfies ``ne`` and no other operator, so ``title lt "b"`` and ``title sw ""`` skip users
     without a title while ``title ne "x"`` keeps them. ``assigned`` is false, never NULL, where
     the column is NULL, so the conjunction is never NULL and ``not (...)`` of it is exact."""
     if op == CompareOperator.ne:
-        return ~compare_assigned(assigned, field, CompareOperator.eq, value, case_exact=case_exact, key=key)
-    return assigned & compare(field, op, value, case_exact=case_exact, key=key)
+        return ~compare_assigned(
+            assigned, field, CompareOperator.eq, value, case_exact=case_exact, key=key, fold=fold
+        )
+    return assigned & compare(field, op, value, case_exact=case_exact, key=key, fold=fold)
 
 
 def _any(conditions: list[Q]) -> Q:
@@ -664,6 +680,9 @@ def _check_value(attribute: Attribute, op, value, label: str | None = None) -> A
         raise InvalidFilter(f"The value compared with {label} is longer than {MAX_VALUE_LENGTH} characters.")
     if "\x00" in value:
         raise InvalidFilter(f"The value compared with {label} contains a NUL character.")
+    if _SURROGATE.search(value):
+        # A "\ud800" escape without its pair: no character, and no database can be sent it.
+        raise InvalidFilter(f"The value compared with {label} contains a lone surrogate (U+D800 to U+DFFF).")
     return value
 
 

@@ -27,6 +27,8 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from directory.identifiers import key_function
+from directory.models import casefold_key
 from scim_api.documents import (
     normalize_attributes,
     normalize_schema_attributes,
@@ -164,7 +166,8 @@ def _check_filter(attribute, node: FilterNode) -> None:
 
 class ElementMatcher(FilterVisitor[bool]):
     """Whether one element of a multi-valued attribute (a dict) matches a value filter, comparing
-    as the registry says: casefolded where caseExact is false."""
+    as the registry says: casefolded where caseExact is false (an email's value by its identifier
+    key, as filters compare it: ``directory.identifiers``)."""
 
     def __init__(self, attribute, element: dict):
         self.attribute, self.element = attribute, element
@@ -194,7 +197,8 @@ class ElementMatcher(FilterVisitor[bool]):
         if sub.name == "primary" and actual is None:
             actual = False  # an element without "primary" is not the primary one
         if isinstance(actual, str) and isinstance(expected, str) and not sub.case_exact:
-            actual, expected = actual.casefold(), expected.casefold()
+            fold = _fold(self.attribute, sub)
+            actual, expected = fold(actual), fold(expected)
         op = node.op
         if actual is None or expected is None:
             same = actual is None and expected is None
@@ -302,8 +306,13 @@ def _comparable(attribute, item):
     for key, value in item.items():
         sub = attribute.sub(key)
         folded = isinstance(value, str) and sub is not None and not sub.case_exact
-        out[key] = value.casefold() if folded else value
+        out[key] = _fold(attribute, sub)(value) if folded else value
     return out
+
+
+def _fold(attribute, sub):
+    """How a caseExact-false sub-attribute's values compare: a value as filters compare it."""
+    return key_function(attribute.field or "") if sub.name == "value" else casefold_key
 
 
 def _without(attribute, items: list, present: list) -> list:

@@ -10,7 +10,13 @@ from rest_framework.views import APIView
 
 from directory.query_memory import QueryMemory
 from directory.services.audit import Actor
-from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+from directory.services.errors import (
+    AlreadyExists,
+    DoesNotExist,
+    InvalidIdentifier,
+    InvalidReference,
+    VersionMismatch,
+)
 from scim_api import bulk, discovery
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
@@ -52,6 +58,7 @@ SERVICE_ERRORS = {
     DoesNotExist: NotFound,
     AlreadyExists: Uniqueness,
     InvalidReference: InvalidValue,
+    InvalidIdentifier: InvalidValue,
     VersionMismatch: PreconditionFailed,
 }
 

@@ -11,13 +11,16 @@ Storage is chosen for the two ways SCIM uses a user:
   service that writes a user rewrites those rows in the same transaction.
 
 Case-insensitive attributes that are looked up on every provisioning call (userName, displayName,
-emails.value) also have a ``*_key`` column holding the casefolded value, indexed.
+emails.value) also have a ``*_key`` column holding the casefolded value, indexed; userName's and
+the emails' are their identifier keys (``directory.identifiers``: RFC 8265), so that names that
+look alike are one key.
 """
 
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
+from directory.identifiers import user_name_key
 from directory.models.base import Versioned, casefold_key, new_id
 
 SHORT = 256  # userName, names, titles: anything a person types
@@ -151,8 +154,9 @@ class User(Versioned):
         super().save(*args, **kwargs)
 
     def sync_keys(self) -> None:
-        """Derive the casefolded lookup columns; call before bulk_create, which skips save()."""
-        self.user_name_key = casefold_key(self.user_name)
+        """Derive the lookup columns; call before bulk_create, which skips save(). Raises
+        ``InvalidIdentifier`` for a userName RFC 8265 refuses."""
+        self.user_name_key = user_name_key(self.user_name)
         self.display_name_key = casefold_key(self.display_name)
 
 

@@ -21,3 +21,7 @@ class InvalidReference(ServiceError):
 
 class VersionMismatch(ServiceError):
     """The client's If-Match version is not the resource's current version."""
+
+
+class InvalidIdentifier(ServiceError):
+    """An identifier the directory does not accept: a userName RFC 8265 refuses (directory.identifiers)."""

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from directory.identifiers import key_function, lookup_key, user_name_key
 from directory.models import (
     MULTI_VALUED_FIELDS,
     AuditEvent,
@@ -82,7 +83,7 @@ def _values_rows(tenant_id: int, user_id, field: str, elements: list | None) -> 
                 attribute=field,
                 position=position,
                 value=value,
-                value_key=None if field in CASE_EXACT_VALUES else casefold_key(value),
+                value_key=None if field in CASE_EXACT_VALUES else key_function(field)(value),
                 type=casefold_key(element.get("type", "")) or "",
                 primary=element.get("primary") is True,
                 display=casefold_key(element.get("display", "")) or "",
@@ -108,7 +109,9 @@ def _audit_value(field: str, value):
 
 
 def _name_taken(user_name: str) -> AlreadyExists:
-    return AlreadyExists(f"userName {user_name!r} is already taken in this directory.")
+    key = lookup_key(user_name)
+    compared = f" (userNames are compared as {key!r}: RFC 8265)" if key != user_name else ""
+    return AlreadyExists(f"userName {user_name!r} is already taken in this directory{compared}.")
 
 
 def _taken(error: IntegrityError, user_name: str) -> None:
@@ -308,9 +311,13 @@ def _change(tenant: Tenant, user, fields: dict[str, Any]) -> _Change:
     now = timezone.now()
     if "active" in values:
         values |= _state_fields(values["active"], now)
-    for name, key in (("user_name", "user_name_key"), ("display_name", "display_name_key")):
+    # A userName is checked only when it changes: one stored before RFC 8265 applied stays writable.
+    for name, key, derive in (
+        ("user_name", "user_name_key", user_name_key),
+        ("display_name", "display_name_key", casefold_key),
+    ):
         if name in values:
-            values[key] = casefold_key(values[name])
+            values[key] = derive(values[name])
     values["updated_at"] = now
     return _Change(values, audited, shown)
 

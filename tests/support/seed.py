@@ -5,6 +5,7 @@ import json
 
 from django.db import connection, transaction
 
+from directory.identifiers import lookup_key
 from directory.models import User, UserValue
 from directory.models.base import new_id
 
@@ -65,3 +66,13 @@ def insert(model, rows: list[dict]) -> None:
 
 def _plain(value):
     return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def user_stored_before_the_rule(tenant, user_name: str, **fields) -> User:
+    """A user whose userName RFC 8265 refuses, as one written before the rule applied is after
+    migration 0012: kept under the key a lookup of its name computes (``lookup_key``)."""
+    user = User(tenant=tenant, user_name=user_name, **fields)
+    user.user_name_key = lookup_key(user_name)
+    user.display_name_key = user.display_name.casefold()
+    User.objects.bulk_create([user])  # not save(): sync_keys would refuse the name
+    return user
