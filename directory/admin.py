@@ -5,6 +5,8 @@ here they are read-only so that no edit bypasses the services, the version count
 trail. Tokens are issued here (the plaintext is shown once) and revoked by an action.
 """
 
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -18,6 +20,7 @@ from directory.models import (
     UserValue,
     WorkerHeartbeat,
 )
+from directory.lockouts import unlocking_as
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_create, tenant_update
 from directory.services.tokens import token_create, token_revoke
@@ -95,6 +98,23 @@ class ScimTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             token_revoke(token=token, actor=Actor.for_admin(request.user))
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' records of failed logins. Deleting one unlocks its username and address; the audit
+    trail's ``admin.unlocked`` names the administrator who did it (directory/lockouts.py)."""
+
+    def delete_model(self, request, obj):
+        with unlocking_as(Actor.for_admin(request.user)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with unlocking_as(Actor.for_admin(request.user)):
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(User)
