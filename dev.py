@@ -8,11 +8,14 @@ Both create ./.venv and install the project into it the first time (and again wh
 changes). The test command runs the suite against PostgreSQL at ROSTER_TEST_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/roster) with Celery on Redis at ROSTER_TEST_REDIS_URL (default
 redis://127.0.0.1:6379/15). Where either is unreachable the PostgreSQL run is skipped with a
-warning, except under CI=true, where that is a failure.
+warning, except under CI=true, where that is a failure. The browser tests drive Debian's chromium,
+which the test command installs (apt-get) when it is missing and it runs as root; otherwise they
+are skipped with a warning, except under CI=true, where that is a failure.
 """
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +30,7 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 POSTGRES_URL = os.environ.get("ROSTER_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/roster")
 REDIS_URL = os.environ.get("ROSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, which tests/support/browser.py launches
 
 
 def say(message: str) -> None:
@@ -48,6 +52,22 @@ def ensure_environment() -> None:
         subprocess.run([*pip, "--upgrade", "pip"], check=True)
         subprocess.run([*pip, "--editable", f"{ROOT}[dev]"], check=True)
         stamp.write_text(wanted)
+
+
+def ensure_chromium() -> str | None:
+    """Install Debian's chromium for the browser tests if it is missing and we may (root, apt-get).
+    None once it is there; otherwise why not."""
+    if CHROMIUM.exists():
+        return None
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        return f"{CHROMIUM} is missing (Debian's chromium package; run as root to have it installed)"
+    say("installing Debian's chromium for the browser tests (apt-get install chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, env=env).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env)  # a new machine has no package lists yet
+        subprocess.run(install, env=env)
+    return None if CHROMIUM.exists() else f"apt-get could not install chromium ({CHROMIUM} is missing)"
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -74,6 +94,13 @@ def test(args: list[str]) -> int:
     say("lint: ruff check, ruff format --check")
     if run([str(BIN / "ruff"), "check", "."]) or run([str(BIN / "ruff"), "format", "--check", "."]):
         failed.append("lint")
+
+    missing_browser = ensure_chromium()
+    if missing_browser and IN_CI:
+        say(f"FAIL: {missing_browser}; CI must run the browser tests")
+        failed.append("browser")
+    elif missing_browser:
+        say(f"WARNING: {missing_browser}: the browser tests are SKIPPED")
 
     pytest = [str(PYTHON), "-m", "pytest", *args]
     say("tests on SQLite, with the filesystem broker")

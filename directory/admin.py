@@ -2,12 +2,19 @@
 
 Users, groups and memberships belong to the identity provider, which writes them through SCIM;
 here they are read-only so that no edit bypasses the services, the version counter or the audit
-trail. Tokens are issued here (the plaintext is shown once) and revoked by an action.
+trail. Tokens are issued here and revoked by an action. A new token's plaintext is shown once, on
+the page that answers the POST issuing it: never in a message (Django keeps those in a cookie or
+the session, signed but readable, and the browser sends them back), nor anywhere else.
 """
 
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.debug import sensitive_variables
 
+from directory.lockouts import unlocking_as
 from directory.models import (
     AuditEvent,
     Group,
@@ -78,6 +85,7 @@ class ScimTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # audit events refer to tokens; revoke instead
 
+    @sensitive_variables("plaintext")
     def save_model(self, request, obj, form, change):
         if change:
             return
@@ -85,16 +93,50 @@ class ScimTokenAdmin(admin.ModelAdmin):
             tenant=obj.tenant, name=obj.name, expires_at=obj.expires_at, actor=Actor.for_admin(request.user)
         )
         obj.pk = token.pk
-        messages.warning(
-            request,
-            format_html("Token issued. Copy it now, it is not shown again: <code>{}</code>", plaintext),
-        )
+        obj.refresh_from_db()  # the prefix and stamps the admin's log entry and the page show
+        obj.issued_plaintext = plaintext  # for response_add only: this request's object, not stored
+
+    @sensitive_variables("context")
+    def response_add(self, request, obj, post_url_continue=None):
+        """The token issued, shown this once, in place of the redirect (and its message) after an
+        add. ``no-store``: no cache keeps the page, nor the browser's back/forward cache."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "SCIM token issued",
+            "opts": self.opts,
+            "token": obj,
+            "plaintext": obj.issued_plaintext,
+            "scim_urls": [
+                request.build_absolute_uri("/scim/v2/"),
+                request.build_absolute_uri(f"/scim/{obj.tenant.slug}/v2/"),
+            ],
+        }
+        response = TemplateResponse(request, "admin/directory/scimtoken/issued.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         for token in queryset:
             token_revoke(token=token, actor=Actor.for_admin(request.user))
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' records of failed logins. Deleting one unlocks its username and address; the audit
+    trail's ``admin.unlocked`` names the administrator who did it (directory/lockouts.py)."""
+
+    def delete_model(self, request, obj):
+        with unlocking_as(Actor.for_admin(request.user)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with unlocking_as(Actor.for_admin(request.user)):
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(User)

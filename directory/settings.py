@@ -7,6 +7,7 @@ and servers to be named, and turns on every protection ``manage.py check --deplo
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -65,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",  # before directory, whose admin replaces axes' AccessAttempt admin
+    "csp",
     "rest_framework",
     "django_filters",
     "directory",
@@ -75,6 +78,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "scim_api.middleware.ScimErrorMiddleware",  # first: it answers for everything under /scim/
     "django.middleware.security.SecurityMiddleware",
+    "directory.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a login refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "directory.urls"
@@ -194,6 +200,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Admin login: brute-force lockout (django-axes; audited by directory/lockouts.py) ------------
+# A login is refused once AXES_FAILURE_LIMIT failures were counted within the cool-off, either for
+# the username (from any address: guessing one admin's password from many addresses is stopped)
+# or from the client's address (for any usernames: one address spraying passwords over all the
+# admins is stopped, and can lock out at most one admin per cool-off). The price: someone who
+# knows an admin's username can lock it out for a cool-off; `manage.py axes_reset_username` lifts
+# it (README). Attempts while locked are refused without being counted, so neither the attacker
+# nor the locked-out admin retrying lengthens the lockout: it ends one cool-off after the failure
+# that caused it. Bearer tokens (SCIM) never go through authenticate(), so axes never sees them.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0:
+    # 0 would lock every login (or, as a cool-off, none): neither is a setting anyone means.
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1.")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "directory.lockouts.lockout_response"
+# The client's address: REMOTE_ADDR unless told which header a proxy in front sets. Behind a proxy
+# every client would otherwise share the proxy's address, and one guesser lock out everybody.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("AXES_IPWARE_META_PRECEDENCE_ORDER", "REMOTE_ADDR")
+if os.environ.get("AXES_IPWARE_PROXY_COUNT"):
+    AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_IPWARE_PROXY_COUNT"])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -226,6 +260,26 @@ if PRODUCTION:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Content-Security-Policy (django-csp) on every page: the admin and the HR pages -------------
+# Enforced, not report-only: Django 5.2's admin runs with no inline script or style (its scripts
+# take their data from data- attributes, and Roster's pages do the same), so a page that needs
+# more is a bug to fix, not a violation to report. Nothing loads from another origin. SCIM answers
+# JSON that no browser renders as a document: it is left out (directory/csp.py).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/scim/"],
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    },
+}
+
 # --- Django REST Framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -239,7 +293,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # axes says INFO for every login attempt; its WARNINGs (failures, lockouts) are the news.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- SCIM -----------------------------------------------------------------------------------------

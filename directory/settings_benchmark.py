@@ -1,9 +1,11 @@
-"""Settings for the load benchmark (benchmarks/): production's settings, with three changes.
+"""Settings for the load benchmark (benchmarks/): production's settings, with four changes.
 
 - ``BENCHMARK_FLOOR``: mounts ``/bench/floor/<uuid>`` (benchmarks/floor.py), a bare DRF view doing
   one primary-key lookup of a user, the "floor" every SCIM scenario's throughput is compared with
   (and, on ``PATCH``, one durable ``UPDATE`` of that user's row: the write floor).
 - ``SCIM_RATE_LIMIT_PER_MINUTE = 0``: a load test would otherwise measure the rate limiter's 429s.
+- The floor gets no Content-Security-Policy, like SCIM (directory/csp.py): building the header
+  would add its cost to the floor alone, and flatter every ratio to it.
 - Database connections are kept for the life of the worker process (``CONN_MAX_AGE = None``)
   unless ``DATABASE_CONN_MAX_AGE`` says otherwise.
 
@@ -14,11 +16,16 @@ production runs (``ROSTER_ENV=production`` ...): ``benchmarks/serve.py`` does.
 import os
 
 from directory.settings import *  # noqa: F403
-from directory.settings import DATABASES
+from directory.settings import CONTENT_SECURITY_POLICY, DATABASES
 
 BENCHMARK_FLOOR = True
 
 SCIM_RATE_LIMIT_PER_MINUTE = 0
+
+CONTENT_SECURITY_POLICY = {
+    **CONTENT_SECURITY_POLICY,
+    "EXCLUDE_URL_PREFIXES": [*CONTENT_SECURITY_POLICY["EXCLUDE_URL_PREFIXES"], "/bench/"],
+}
 
 if not os.environ.get("DATABASE_CONN_MAX_AGE"):
     DATABASES["default"]["CONN_MAX_AGE"] = None

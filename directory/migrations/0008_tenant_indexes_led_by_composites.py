@@ -9,15 +9,7 @@ append-only trigger (migration 0002) is created again after it."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-APPEND_ONLY_SQLITE = """
-CREATE TRIGGER IF NOT EXISTS directory_auditevent_no_update BEFORE UPDATE ON directory_auditevent
-BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-"""
-
-
-def restore_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute(APPEND_ONLY_SQLITE)
+from directory.migration_operations import restore_audit_append_only
 
 
 class Migration(migrations.Migration):
@@ -56,5 +48,5 @@ class Migration(migrations.Migration):
                 to="directory.tenant",
             ),
         ),
-        migrations.RunPython(restore_append_only, migrations.RunPython.noop),
+        migrations.RunPython(restore_audit_append_only, migrations.RunPython.noop),
     ]

@@ -1,4 +1,5 @@
-"""The audit trail: one append-only row per change to directory data.
+"""The audit trail: one append-only row per change to directory data, and per failed login,
+lockout and unlock of the admin (events of no tenant: directory/lockouts.py).
 
 Rows are never updated (the model refuses, and a database trigger refuses too). The trail is to
 double as the outbox for events sent to the host application; note that ids are taken in insert
@@ -17,6 +18,8 @@ class ActorType(models.TextChoices):
     TOKEN = "token", "SCIM token"
     ADMIN = "admin", "Administrator"
     SYSTEM = "system", "System task"
+    # Someone not logged in: a failed admin login (directory/lockouts.py), named by its address.
+    CLIENT = "client", "Unauthenticated client"
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -29,8 +32,14 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditEvent(models.Model):
     # Not indexed alone: audit_tenant_time leads with it (one index less to write per event).
+    # None for events of no tenant: the admin login's failures, lockouts and unlocks.
     tenant = models.ForeignKey(
-        "directory.Tenant", on_delete=models.PROTECT, related_name="audit_events", db_index=False
+        "directory.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        db_index=False,
     )
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=8, choices=ActorType.choices)

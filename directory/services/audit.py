@@ -30,10 +30,15 @@ class Actor:
     def system(cls, label: str) -> "Actor":
         return cls(type=ActorType.SYSTEM, label=label)
 
+    @classmethod
+    def for_client(cls, address: str | None) -> "Actor":
+        """Someone not logged in, known only by the address a request came from."""
+        return cls(type=ActorType.CLIENT, label=f"client {address or 'unknown'}")
 
-def audit_record(*, tenant: Tenant, **details: Any) -> AuditEvent:
+
+def audit_record(*, tenant: Tenant | None, **details: Any) -> AuditEvent:
     """Append one event (``audit_event``'s arguments). Call inside the transaction of the write it
-    describes."""
+    describes. ``tenant`` is None only for events of no tenant's directory (the admin login's)."""
     event = audit_event(tenant=tenant, **details)
     event.save()
     return event
@@ -41,7 +46,7 @@ def audit_record(*, tenant: Tenant, **details: Any) -> AuditEvent:
 
 def audit_event(
     *,
-    tenant: Tenant,
+    tenant: Tenant | None,
     actor: Actor,
     action: str,
     target_type: str,

@@ -36,3 +36,9 @@ def test_the_write_floor_updates_one_row_in_one_statement_and_nothing_else(tenan
     assert User.objects.get(pk=other.pk).version == other.version  # only the one row
     assert AuditEvent.objects.count() == events
     assert view(factory.patch("/"), user_id=uuid.uuid4()).status_code == 404
+
+
+def test_the_floor_like_scim_is_sent_no_content_security_policy():
+    from directory import settings_benchmark
+
+    assert settings_benchmark.CONTENT_SECURITY_POLICY["EXCLUDE_URL_PREFIXES"] == ["/scim/", "/bench/"]

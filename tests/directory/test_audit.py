@@ -4,7 +4,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from directory.models import AuditEvent
-from directory.services.audit import audit_record
+from directory.services.audit import Actor, audit_record
 
 
 @pytest.fixture
@@ -47,3 +47,16 @@ def test_creating_a_tenant_is_the_first_event_of_its_trail(tenant):
     event = tenant.audit_events.get()
     assert (event.action, event.actor_type, event.actor_label) == ("tenant.created", "system", "tests")
     assert event.changes["slug"] == {"before": None, "after": "acme"}
+
+
+def test_an_event_of_no_tenant_is_kept_and_in_no_tenants_trail(tenant):
+    event = audit_record(
+        tenant=None,
+        actor=Actor.for_client("192.0.2.1"),
+        action="admin.login_failed",
+        target_type="admin",
+        target_id="root",
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.tenant, stored.actor_type, stored.actor_label) == (None, "client", "client 192.0.2.1")
+    assert not tenant.audit_events.filter(pk=event.pk).exists()

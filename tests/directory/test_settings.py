@@ -51,3 +51,11 @@ def test_development_generates_and_keeps_a_secret_key(tmp_path):
     assert first.stdout == second.stdout == (tmp_path / "secret_key").read_text() + "\n"
     assert len(first.stdout.strip()) >= 50
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_login_lockout_refuses_limits_that_lock_all_or_nothing(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "ROSTER_VAR_DIR": str(tmp_path)}
+    for name in ("AXES_FAILURE_LIMIT", "AXES_COOLOFF_MINUTES"):
+        result = manage("check", env={**env, name: "0"})
+        assert result.returncode != 0
+        assert "AXES_FAILURE_LIMIT and AXES_COOLOFF_MINUTES must be at least 1" in result.stderr
