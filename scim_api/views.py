@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from directory.query_memory import QueryMemory
 from directory.services.audit import Actor
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
-from scim_api import bulk, discovery
+from scim_api import bulk, discovery, etags
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
     InvalidFilter,
@@ -44,7 +44,6 @@ SEARCH_PARAMETERS = (
     "excludedAttributes",
     "cursor",
 )
-_ETAG = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
 _REQUEST_ID = re.compile(r"^[\w.:-]{1,64}$")
 
 # Service refusals, as SCIM errors.
@@ -283,7 +282,7 @@ class ResourceDetailView(ResourceView):
     def get(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
         instance = handler.get(self.tenant, resource_id, self.projection(handler.resource_type))
-        if _matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
+        if etags.matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
             return Response(status=304, headers={"ETag": instance.etag})
         return self.resource_response(handler, instance)
 
@@ -308,21 +307,7 @@ class ResourceDetailView(ResourceView):
 
     def expected_version(self) -> int | None:
         """The version If-Match demands; None when any version will do (no header, or *)."""
-        header = self.request.META.get("HTTP_IF_MATCH")
-        if header is None or header.strip() == "*":
-            return None
-        match = _ETAG.match(header.split(",")[0])
-        # A tag this server never issued matches no version: 412, once the resource is found
-        # (a missing one is 404 first, as in /Bulk).
-        return int(match.group("version")) if match else -1
-
-
-def _matches(header: str | None, version: int) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    return any((m := _ETAG.match(tag)) and int(m.group("version")) == version for tag in header.split(","))
+        return etags.expected_version(self.request.META.get("HTTP_IF_MATCH"))
 
 
 class DiscoveryView(ScimView):

@@ -97,3 +97,86 @@ def test_numbers_near_the_limits_are_still_read(scim, alice):
     assert response.status_code == 201, response.content
     response = scim.request("POST", "/Users", raw=_raw_user(f'"nickName": {"9" * 4300}'))
     assert_scim_error(response, 400, "invalidValue", detail_contains="nickName")
+
+
+# --- Entity tags no version can equal ---------------------------------------------------------------
+
+
+ABSURD_TAGS = [
+    f'W/"{HUGE_INTEGER}"',
+    f'"{HUGE_INTEGER}"',
+    f'W/"{BIGGER_THAN_BIGINT}"',
+    f'W/"{HUGE_INTEGER}", W/"{BIGGER_THAN_BIGINT}"',
+    'W/"\u0663"',  # ARABIC-INDIC DIGIT THREE: a digit to \d and int(), not a version this server issues
+]
+
+
+@pytest.mark.parametrize("tag", ABSURD_TAGS, ids=["5000 nines", "strong", "2**64", "list", "arabic digit"])
+def test_if_match_with_a_tag_no_version_can_equal_is_412(scim, alice, team, tag):
+    """Before: a 500 (int() on 5,000 digits in views.expected_version)."""
+    for _ in range(2):  # versions 2 and 3: the arabic digit three is not version 3
+        scim.patch_ops(f"/Users/{alice['id']}", {"op": "replace", "path": "title", "value": "x"})
+    before = snapshot()
+    user, group = f"/Users/{alice['id']}", f"/Groups/{team['id']}"
+    title = {"op": "replace", "path": "title", "value": "Changed"}
+    name = {"op": "replace", "path": "displayName", "value": "Changed"}
+    for method, path, body in (
+        ("PUT", user, {"schemas": [CORE_USER], "userName": "alice@example.com"}),
+        ("PATCH", user, {"schemas": [PATCH_URN], "Operations": [title]}),
+        ("DELETE", user, None),
+        ("PUT", group, {"schemas": [CORE_GROUP], "displayName": "Changed"}),
+        ("PATCH", group, {"schemas": [PATCH_URN], "Operations": [name]}),
+        ("DELETE", group, None),
+    ):
+        response = scim.request(method, path, *([body] if body else []), headers={"If-Match": tag})
+        assert_scim_error(response, 412)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("tag", ABSURD_TAGS, ids=["5000 nines", "strong", "2**64", "list", "arabic digit"])
+def test_if_none_match_with_a_tag_no_version_can_equal_reads_the_resource(scim, alice, team, tag):
+    """Before: a 500 (int() in views._matches)."""
+    for title in ("x", "y"):
+        scim.patch_ops(f"/Users/{alice['id']}", {"op": "replace", "path": "title", "value": title})
+    for path in (f"/Users/{alice['id']}", f"/Groups/{team['id']}"):
+        response = scim.get(path, headers={"If-None-Match": tag})
+        assert response.status_code == 200, response.content
+        assert body_of(response)["id"] in path
+
+
+def test_if_none_match_still_matches_the_current_version_in_a_list(scim, alice):
+    response = scim.get(f"/Users/{alice['id']}", headers={"If-None-Match": f'W/"{HUGE_INTEGER}", W/"1"'})
+    assert response.status_code == 304
+
+
+@pytest.mark.parametrize("tag", ABSURD_TAGS, ids=["5000 nines", "strong", "2**64", "list", "arabic digit"])
+def test_a_bulk_operation_with_a_version_no_resource_can_have_is_412(scim, alice, team, tag):
+    """Before: the operation reported status 500."""
+    for title in ("x", "y"):
+        scim.patch_ops(f"/Users/{alice['id']}", {"op": "replace", "path": "title", "value": title})
+    before = snapshot()
+    title = {"op": "replace", "path": "title", "value": "Changed"}
+    operations = [
+        {"method": "PATCH", "path": f"/Users/{alice['id']}", "version": tag, "data": {"Operations": [title]}},
+        {"method": "DELETE", "path": f"/Groups/{team['id']}", "version": tag},
+    ]
+    response = scim.post("/Bulk", {"schemas": [BULK_REQUEST], "Operations": operations})
+    assert response.status_code == 200, response.content
+    assert [op["status"] for op in body_of(response)["Operations"]] == ["412", "412"]
+    assert snapshot() == before
+
+
+def test_a_filter_on_meta_version_reads_versions_as_if_match_does(scim, alice):
+    """One reading of entity tags (scim_api/etags.py): a version no resource can have matches
+    nothing, and a digit that is not ASCII is no version (before: "\u0663" matched version 3)."""
+    for title in ("x", "y"):
+        scim.patch_ops(f"/Users/{alice['id']}", {"op": "replace", "path": "title", "value": title})
+    for version, matched in (("3", 1), ("9" * 300, 0), (BIGGER_THAN_BIGINT, 0)):
+        response = scim.post("/Users/.search", {"filter": f'meta.version eq "W/\\"{version}\\""'})
+        assert response.status_code == 200, response.content
+        assert body_of(response)["totalResults"] == matched
+        response = scim.post("/Users/.search", {"filter": f'meta.version ne "W/\\"{version}\\""'})
+        assert body_of(response)["totalResults"] == 1 - matched
+    for tag in ("\u0663", 'W/\\"\u0663\\"'):
+        response = scim.post("/Users/.search", {"filter": f'meta.version eq "{tag}"'})
+        assert_scim_error(response, 400, "invalidFilter", detail_contains="meta.version")
