@@ -180,3 +180,31 @@ def test_a_filter_on_meta_version_reads_versions_as_if_match_does(scim, alice):
     for tag in ("\u0663", 'W/\\"\u0663\\"'):
         response = scim.post("/Users/.search", {"filter": f'meta.version eq "{tag}"'})
         assert_scim_error(response, 400, "invalidFilter", detail_contains="meta.version")
+
+
+# --- Query parameters of absurd size --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["startIndex", "count"])
+@pytest.mark.parametrize("endpoint", ["/Users", "/Groups"])
+def test_a_huge_start_index_or_count_is_read_as_the_largest_one(scim, alice, team, endpoint, name):
+    """RFC 7644 section 3.4.2.4: a count beyond the largest page is the largest page, a startIndex
+    beyond the results an empty page; so are they when they have 5,000 digits."""
+    response = scim.get(f"{endpoint}?{name}={HUGE_INTEGER}")
+    assert response.status_code == 200, response.content
+    body = body_of(response)
+    assert body["totalResults"] == 1
+    assert len(body["Resources"]) == (0 if name == "startIndex" else 1)
+    response = scim.post(f"{endpoint}/.search", {name: HUGE_INTEGER})
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("value", [HUGE_INTEGER, "1e999", "٣"])
+def test_a_cursor_count_out_of_range_is_invalid_count_without_echoing_it_whole(scim, alice, value):
+    body = assert_scim_error(scim.get(f"/Users?cursor=&count={value}"), 400, "invalidCount")
+    assert len(body["detail"]) < 300, body["detail"]
+
+
+def test_a_start_index_that_is_no_integer_is_refused_without_echoing_it_whole(scim, alice):
+    body = assert_scim_error(scim.get(f"/Users?startIndex=x{HUGE_INTEGER}"), 400, "invalidValue")
+    assert "startIndex" in body["detail"] and len(body["detail"]) < 300, body["detail"]
