@@ -3,6 +3,8 @@ nothing: numbers JSON allows but Python or the database cannot hold, entity tags
 equal, query parameters of absurd size, and search requests refused alike on every search endpoint.
 """
 
+import json
+
 import pytest
 
 from directory.models import User
@@ -208,3 +210,60 @@ def test_a_cursor_count_out_of_range_is_invalid_count_without_echoing_it_whole(s
 def test_a_start_index_that_is_no_integer_is_refused_without_echoing_it_whole(scim, alice):
     body = assert_scim_error(scim.get(f"/Users?startIndex=x{HUGE_INTEGER}"), 400, "invalidValue")
     assert "startIndex" in body["detail"] and len(body["detail"]) < 300, body["detail"]
+
+
+# --- One validation for every search endpoint ------------------------------------------------------
+
+
+BAD_SEARCHES = [
+    {"filter": 5},
+    {"filter": ["userName pr"]},
+    {"filter": {"userName": "x"}},
+    {"filter": True},
+    {"sortOrder": "sideways"},
+    {"sortOrder": 1},
+    {"startIndex": "first"},
+    {"startIndex": [1]},
+    {"count": "many"},
+    {"count": 1.5},
+    {"attributes": 5},
+    {"attributes": [["userName"]]},
+    {"excludedAttributes": {"a": 1}},
+    {"cursor": 5},
+    {"sortBy": 5},
+    {"unknown": 1},
+]
+
+
+@pytest.mark.parametrize("body", BAD_SEARCHES, ids=[json.dumps(b) for b in BAD_SEARCHES])
+def test_the_root_search_refuses_what_the_per_type_search_refuses(scim, alice, team, body):
+    """Before: {"filter": 5} was a 500 (TypeError) on /.search and {"sortOrder": "sideways"} a 200."""
+    per_type = scim.post("/Users/.search", body)
+    assert per_type.status_code == 400, (body, per_type.content)
+    expected = body_of(per_type)
+    before = snapshot()
+    if "sortBy" in body or "cursor" in body:  # the root search has neither, whatever their value
+        refused = scim.post("/.search", body)
+        assert_scim_error(refused, 400, "invalidValue", detail_contains="one resource type")
+    else:
+        refused = assert_scim_error(scim.post("/.search", body), 400, expected.get("scimType"))
+        assert refused["detail"] == expected["detail"], refused
+    assert snapshot() == before
+
+
+def test_the_root_search_reads_what_the_per_type_search_reads(scim, alice, team):
+    """What it accepts it applies: sortOrder too (before: ignored), Groups first when descending."""
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "meta.created pr",
+        "startIndex": "1",
+        "count": 10,
+        "attributes": ["displayName", "userName"],
+    }
+    for order, expected in (("ascending", [alice, team]), ("DESCENDING", [team, alice]), ("", [alice, team])):
+        response = scim.post("/.search", {**body, "sortOrder": order})
+        assert response.status_code == 200, response.content
+        found = body_of(response)
+        assert found["totalResults"] == 2
+        assert [r["id"] for r in found["Resources"]] == [r["id"] for r in expected], order
+        assert all(set(r) <= {"schemas", "id", "userName", "displayName"} for r in found["Resources"])
