@@ -19,6 +19,7 @@ from scim_api.errors import (
     InvalidSyntax,
     InvalidValue,
     NotFound,
+    NotImplementedScim,
     PreconditionFailed,
     Uniqueness,
     exception_handler,
@@ -358,6 +359,21 @@ class BulkView(ScimView):
                 base_url=self.base_url,
                 service_errors=SERVICE_ERRORS,
             )
+        )
+
+
+class MeView(ScimView):
+    """/Me (RFC 7644 section 3.11), whatever the method or sub-path: "A service provider that does
+    NOT support this feature SHOULD respond with HTTP status code 501 (Not Implemented)". Roster's
+    bearer tokens belong to a tenant's identity provider, not to a user, so no user is the
+    authenticated subject. The token is checked first, as on every tenant endpoint: a client
+    without a valid one learns nothing but the 401."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotImplementedScim(
+            "/Me is not supported (RFC 7644 section 3.11): a SCIM token here stands for an identity "
+            "provider, not for a user. Address the user as /Users/{id}."
         )
 
 
