@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("directory", "0011_user_writes_in_place")]
+    dependencies = [("directory", "0013_user_active_unassigned")]
 
     operations = [
         migrations.AlterField(
