@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from directory.query_memory import QueryMemory
 from directory.services.audit import Actor
 from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
-from scim_api import bulk, discovery, etags
+from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
     InvalidFilter,
@@ -338,6 +338,14 @@ class DiscoveryView(ScimView):
 
     def get(self, request, name=None, **kwargs):
         return Response(discovery.DOCUMENTS[self.document](self.base_url, name))
+
+
+class OpenAPIView(DiscoveryView):
+    """GET openapi.json: an OpenAPI 3 description of this endpoint (scim_api/openapi.py), public
+    like the discovery documents, as application/json (errors stay SCIM errors)."""
+
+    def get(self, request, **kwargs):
+        return Response(openapi.openapi_document(self.base_url), content_type="application/json")
 
 
 class BulkView(ScimView):
