@@ -8,7 +8,9 @@ import json
 import pytest
 
 from directory.models import User
-from scim_api.schema import BULK_REQUEST
+from scim_api.documents import coerce_scalar
+from scim_api.errors import InvalidValue
+from scim_api.schema import BULK_REQUEST, Attribute
 from tests.scim_api.conftest import (
     CORE_GROUP,
     CORE_USER,
@@ -267,3 +269,13 @@ def test_the_root_search_reads_what_the_per_type_search_reads(scim, alice, team)
         assert found["totalResults"] == 2
         assert [r["id"] for r in found["Resources"]] == [r["id"] for r in expected], order
         assert all(set(r) <= {"schemas", "id", "userName", "displayName"} for r in found["Resources"])
+
+
+def test_an_integer_attribute_reads_integers_no_float_can_hold():
+    """No User or Group attribute is an integer today; an extension's may be. Before: float() of a
+    400-digit integer raised OverflowError (a 500 once such an attribute exists)."""
+    attribute = Attribute(name="seniority", type="integer")
+    assert coerce_scalar(attribute, 10**400, "seniority") == 10**400
+    assert coerce_scalar(attribute, 3.0, "seniority") == 3
+    with pytest.raises(InvalidValue, match="integer"):
+        coerce_scalar(attribute, 1.5, "seniority")
