@@ -196,7 +196,8 @@ def _components() -> dict[str, Any]:
             "name": "X-Request-ID",
             "in": "header",
             "required": False,
-            "description": "Echoed, and recorded in the audit trail, when it is 1 to 64 of [A-Za-z0-9_.:-].",
+            "description": "Echoed, and recorded in the audit trail, when it is 1 to 64 letters, digits, "
+            "_ . : or -.",
             "schema": {"type": "string"},
         },
     }
