@@ -141,10 +141,17 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
 
 @admin.register(User)
 class UserAdmin(ReadOnlyAdmin):
-    list_display = ["user_name", "display_name", "tenant", "state", "external_id", "updated_at"]
+    list_display = ["user_name", "display_name", "tenant", "state", "is_active", "external_id", "updated_at"]
     list_filter = ["tenant", "state"]
     search_fields = ["user_name", "display_name", "external_id"]
     show_full_result_count = False
+    # The raw column would show an unassigned active (an IdP removed it) as "unknown": it is not active.
+    exclude = ["active"]
+    readonly_fields = ["is_active"]
+
+    @admin.display(boolean=True, description="Active")
+    def is_active(self, user: User) -> bool:
+        return user.active is True
 
 
 @admin.register(UserValue)

@@ -59,6 +59,7 @@ from scim_api.errors import (
     ScimError,
     error_document,
 )
+from scim_api.etags import NO_VERSION, expected_version
 from scim_api.resources import RESOURCES
 from scim_api.schema import BULK_REQUEST, BULK_RESPONSE
 
@@ -76,7 +77,6 @@ _OPERATION_KEYS = {
 }
 _REQUEST_KEYS = {"schemas", "operations", "failonerrors"}
 _PATH = re.compile(r"^/?(?P<endpoint>Users|Groups)(?:/(?P<id>[^/?#]+))?/?$")
-_ETAG = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
 MAX_BULK_ID_LENGTH = 200
 # A bulkId inside a longer string ends at the first separator (or after more characters than a
 # bulkId may have, which then names no bulkId).
@@ -363,14 +363,6 @@ def _substitute(value: Any, known, ids: dict[str, str]) -> Any:
 # --- Running ---------------------------------------------------------------------------------------
 
 
-def _expected_version(raw: str | None) -> int | None:
-    """The version the operation's ``version`` demands (as If-Match); None for none or "*"."""
-    if raw is None or raw.strip() == "*":
-        return None
-    match = _ETAG.match(raw.split(",")[0])
-    return int(match.group("version")) if match else -1  # -1: no version this server issues
-
-
 class BulkProcessor:
     def __init__(self, *, tenant, actor: Actor, base_url: str, service_errors: dict):
         self.tenant = tenant
@@ -502,8 +494,8 @@ class BulkProcessor:
             if op.method == "POST":
                 instance = handler.create(tenant, actor, data)
             else:
-                expected = _expected_version(op.version)
-                if expected == -1:
+                expected = expected_version(op.version)
+                if expected == NO_VERSION:
                     handler.get(tenant, op.resource_id)  # a missing resource is a 404 before a 412
                     raise PreconditionFailed(
                         f"{op.label}.version {op.version!r} is not an entity tag this server issued."

@@ -173,7 +173,8 @@ def coerce_scalar(attribute: Attribute, value: Any, label: str) -> Any:
     if kind in ("integer", "decimal"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidValue(f'"{label}" must be a number, not {value!r}.')
-        if kind == "integer" and not float(value).is_integer():
+        # Not float(value): an int of 400 digits is a valid integer that no float can hold.
+        if kind == "integer" and isinstance(value, float) and not value.is_integer():
             raise InvalidValue(f'"{label}" must be an integer, not {value!r}.')
         return int(value) if kind == "integer" else value
     if isinstance(value, bool | dict | list):

@@ -107,6 +107,15 @@ def database_unavailable(error: Exception, where: str) -> ServiceUnavailable:
     )
 
 
+def shown(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error's detail, cut in the middle when longer than ``limit``: a
+    client's 5,000-digit count need not come back whole."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}...{text[-(limit // 4) :]} ({len(text)} characters)"
+
+
 def error_document(status: int, detail: str, scim_type: str | None = None) -> dict:
     body = {"schemas": [ERROR], "status": str(status), "detail": detail}
     if scim_type:

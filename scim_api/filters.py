@@ -58,6 +58,7 @@ from directory.identifiers import key_function
 from directory.models import Membership, UserValue, casefold_key
 from directory.selectors import group_descendants, parse_id
 from scim_api.errors import InvalidFilter
+from scim_api.etags import NO_VERSION, is_version_tag, version_of
 from scim_api.schema import Attribute, AttributePath, ResourceType
 
 MAX_FILTER_LENGTH = 4096
@@ -67,6 +68,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 ORDERING = {CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le}
 SUBSTRING = {CompareOperator.co, CompareOperator.sw, CompareOperator.ew}
+EQUALITY = {CompareOperator.eq, CompareOperator.ne}
 _LOOKUP = {
     CompareOperator.eq: "exact",
     CompareOperator.co: "contains",
@@ -412,10 +414,12 @@ class QueryCompiler(FilterVisitor[Q]):
             matches = isinstance(value, str) and value.lower() == self.resource_type.name.lower()
             return MATCH_ALL if matches == (op == CompareOperator.eq) else MATCH_NONE
         if sub.name == "version":
-            version = str(value or "").removeprefix("W/").strip('"')
-            if not version.isdigit() or op not in (CompareOperator.eq, CompareOperator.ne):
+            tag = value if not isinstance(value, str) or value.endswith('"') else f'"{value}"'
+            if not isinstance(tag, str) or not is_version_tag(tag) or op not in EQUALITY:
                 raise InvalidFilter('meta.version supports eq and ne with a version like W/"3".')
-            q = Q(version=int(version))
+            version = version_of(tag)
+            # A tag no version can equal (2**64, 5,000 digits) matches nothing, as in If-Match.
+            q = Q(version=version) if version != NO_VERSION else MATCH_NONE
             return q if op == CompareOperator.eq else ~q
         raise InvalidFilter(f"{path} cannot be used in a filter.")
 

@@ -34,7 +34,7 @@ from django.core import signing
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 
-from scim_api.errors import InvalidValue, ScimError
+from scim_api.errors import InvalidValue, ScimError, shown
 from scim_api.sorting import SORT_KEY, Sort
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ CURSOR_SEPARATOR = "."
 MAX_CURSOR_LENGTH = 2048
 _CURSOR_FORMAT = 1
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
-_INTEGER = re.compile(r"\s*[-+]?[0-9]{1,30}\s*")
+_INTEGER = re.compile(r"\s*(?P<sign>[-+]?)0*(?P<digits>[0-9]+)\s*", re.ASCII)
+# An integer parameter with more digits than this is beyond every page size and position: it is
+# read as this many nines, with its sign, rather than handed to int() (which refuses 4,300 digits).
+_SATURATED_DIGITS = 18
 # One message for every refused cursor, forged, altered or another query's (or tenant's): RFC 9865
 # section 5.2, a request "outside their authorized scope, or ... for a non-existent page" gets
 # "identical error messages". The reason is logged instead.
@@ -84,14 +87,29 @@ class Page:
     items: list
 
 
+def integer_value(raw) -> int | None:
+    """A paging parameter as an integer: a JSON integer, or ASCII digits with an optional sign
+    (a query string's); None for anything else (a decimal, a boolean, "٣")."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    match = _INTEGER.fullmatch(raw) if isinstance(raw, str) else None
+    if match is None:
+        return None
+    digits = match["digits"]
+    value = int(digits) if len(digits) <= _SATURATED_DIGITS else int("9" * _SATURATED_DIGITS)
+    return -value if match["sign"] == "-" else value
+
+
 def _integer(params, name: str, default: int) -> int:
     raw = params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise InvalidValue(f"{name} must be an integer, not {raw!r}.") from None
+    value = integer_value(raw)
+    if value is None:
+        raise InvalidValue(f"{name} must be an integer, not {shown(raw)}.")
+    return value
 
 
 def page_bounds(params) -> tuple[int, int]:
@@ -224,16 +242,13 @@ def cursor_count(params) -> int:
     limit = settings.SCIM_MAX_PAGE_SIZE
     if raw is None or raw == "":
         return min(settings.SCIM_DEFAULT_PAGE_SIZE, limit)
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw
-    elif isinstance(raw, str) and _INTEGER.fullmatch(raw):
-        value = int(raw)
-    else:
-        raise InvalidCount(f"count must be an integer from 0 to {limit} (maxPageSize), not {raw!r}.")
+    value = integer_value(raw)
+    if value is None:
+        raise InvalidCount(f"count must be an integer from 0 to {limit} (maxPageSize), not {shown(raw)}.")
     value = max(value, 0)
     if value > limit:
         raise InvalidCount(
-            f"count {value} is more than maxPageSize {limit}: ask for at most {limit} resources a page."
+            f"count {shown(raw)} is more than maxPageSize {limit}: ask for at most {limit} resources a page."
         )
     return value
 

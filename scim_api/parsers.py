@@ -1,17 +1,41 @@
-"""Reading SCIM request bodies defensively: bounded size, strict UTF-8 and JSON, bounded nesting."""
+"""Reading SCIM request bodies defensively: bounded size, strict UTF-8 and JSON, bounded nesting,
+and numbers that every attribute and the database can hold."""
 
 import json
+import math
 
 from django.conf import settings
 from rest_framework.parsers import BaseParser
 
-from scim_api.errors import InvalidSyntax, PayloadTooLarge
+from scim_api.errors import InvalidSyntax, InvalidValue, PayloadTooLarge
 
 MAX_DEPTH = 32  # SCIM documents nest a handful of levels; deeper is an attack or a bug
+# Python's own bound on turning digits into an int (sys.int_info.default_max_str_digits): beyond it
+# int() raises ValueError, and str() of such an int would raise it again later. Fixed here rather
+# than read from sys, which a process may change.
+MAX_INTEGER_DIGITS = 4300
 
 
 def _reject_constant(name: str):
     raise InvalidSyntax(f"{name} is not valid JSON.")
+
+
+def _integer(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INTEGER_DIGITS:
+        raise InvalidValue(
+            f"The request body has an integer of {digits} digits; at most {MAX_INTEGER_DIGITS} are read."
+        )
+    return int(text)
+
+
+def _decimal(text: str) -> float:
+    # JSON has no infinity, but 1e999 overflows a float to one: stored, it read back as "inf".
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+        raise InvalidValue(f"The request body has the number {shown}, which is not a finite decimal.")
+    return value
 
 
 def _no_duplicate_keys(pairs):
@@ -47,7 +71,13 @@ def parse_json_bytes(raw: bytes):
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_integer,
+            parse_float=_decimal,
+            object_pairs_hook=_no_duplicate_keys,
+        )
     except json.JSONDecodeError as error:
         raise InvalidSyntax(
             f"The request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."

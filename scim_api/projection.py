@@ -171,12 +171,15 @@ def _without_subs(value, names: set[str]):
 def _names(raw: Any, label: str) -> list[str]:
     if raw in (None, ""):
         return []
-    if isinstance(raw, list):
-        names = [str(item) for item in raw]
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        names = raw
     elif isinstance(raw, str):
         names = raw.split(",")
     else:
-        raise InvalidValue(f'"{label}" must be a comma-separated list of attribute names.')
+        raise InvalidValue(
+            f'"{label}" must be a comma-separated list of attribute names (or, in a search request, '
+            "a list of them)."
+        )
     return [name.strip() for name in names if name.strip()]
 
 

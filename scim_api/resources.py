@@ -128,10 +128,13 @@ class UserResource:
 
         def patched(current) -> dict:
             doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
-            if "active" not in doc:
-                doc["active"] = False  # an IdP that removes the status asserts none: not let in
             _check_required(USER, doc)
-            return fields_from_document(USER, User, doc, replace=True)
+            fields = fields_from_document(USER, User, doc, replace=True)
+            if "active" not in doc:
+                # Removed (RFC 7644 section 3.5.2.2): unassigned, which is not active (suspended).
+                # Unlike PUT's omission (storage.KEPT_WHEN_OMITTED), a PATCH says what it changes.
+                fields["active"] = None
+            return fields
 
         return self._update(tenant, actor, resource_id, patched, expected_version)
 

@@ -18,6 +18,8 @@ endpoints = [
     re_path(r"^Groups/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Groups")),
     re_path(r"^\.search/?$", views.RootSearchView.as_view()),
     re_path(r"^Bulk/?$", views.BulkView.as_view()),
+    re_path(r"^Me(?:/.*)?$", views.MeView.as_view()),
+    re_path(r"^openapi\.json$", views.OpenAPIView.as_view()),
     re_path(r"^.*$", views.not_found),
 ]
 

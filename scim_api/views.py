@@ -4,6 +4,7 @@ import re
 import uuid
 from functools import partial
 
+from django.db.models import QuerySet
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,19 +18,20 @@ from directory.services.errors import (
     InvalidReference,
     VersionMismatch,
 )
-from scim_api import bulk, discovery
+from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
     InvalidFilter,
     InvalidSyntax,
     InvalidValue,
     NotFound,
+    NotImplementedScim,
     PreconditionFailed,
     Uniqueness,
     exception_handler,
     scim_json_response,
 )
-from scim_api.filters import column_equality, compile_filter, filtered
+from scim_api.filters import column_equality, filtered
 from scim_api.negotiation import ScimContentNegotiation
 from scim_api.paging import Page, cursor_page, index_page, page_bounds, wants_cursor
 from scim_api.parsers import ScimJSONParser
@@ -37,7 +39,7 @@ from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
 from scim_api.resources import RESOURCES
 from scim_api.schema import LIST_RESPONSE
-from scim_api.sorting import parse_sort
+from scim_api.sorting import Sort, parse_sort
 from scim_api.throttling import TokenRateThrottle
 
 SEARCH_PARAMETERS = (
@@ -50,7 +52,6 @@ SEARCH_PARAMETERS = (
     "excludedAttributes",
     "cursor",
 )
-_ETAG = re.compile(r'^\s*(?:W/)?"(?P<version>\d+)"\s*$')
 _REQUEST_ID = re.compile(r"^[\w.:-]{1,64}$")
 
 # Service refusals, as SCIM errors.
@@ -125,21 +126,11 @@ class ResourceView(ScimView):
         section 2.4: index stays the default); a cursor-paged response has nextCursor except on the
         last page, previousCursor except on the first, and no startIndex (RFC 9865 section 2)."""
 
-        text = params.get("filter")
-        if text not in (None, "") and not isinstance(text, str):
-            raise InvalidFilter("filter must be a string.")
-        projection = Projection.from_params(
-            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
-        )
+        text, projection = self._filter_text(params), self._projection(handler, params)
         page = self._column_lookup(handler, text, params, projection)
         if page is not None:
             return self._index_body(handler, page, projection)
-        queryset = handler.queryset(self.tenant)
-        if text:
-            queryset = filtered(handler.resource_type, text, tenant=self.tenant, queryset=queryset)
-        queryset, sort = parse_sort(
-            handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder")
-        )
+        queryset, sort = self._queryset(handler, params)
         memory = QueryMemory(self.tenant, (handler.resource_type.name, text or ""))
         if wants_cursor(params):
             scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
@@ -169,6 +160,29 @@ class ResourceView(ScimView):
             positions=memory if sort.by is None and not sort.descending else None,
         )
         return self._index_body(handler, page, projection)
+
+    # The parameters read once for every query, of one resource type or of all (/.search): each
+    # endpoint refuses a parameter alike.
+
+    def _filter_text(self, params) -> str | None:
+        text = params.get("filter")
+        if text not in (None, "") and not isinstance(text, str):
+            raise InvalidFilter("filter must be a string.")
+        return text or None
+
+    def _projection(self, handler, params) -> Projection:
+        return Projection.from_params(
+            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
+        )
+
+    def _queryset(self, handler, params) -> tuple[QuerySet, Sort]:
+        """The tenant's resources of ``handler``'s type that the filter selects, annotated with
+        the sort key, and the Sort to order them by."""
+        text = self._filter_text(params)
+        queryset = handler.queryset(self.tenant)
+        if text:
+            queryset = filtered(handler.resource_type, text, tenant=self.tenant, queryset=queryset)
+        return parse_sort(handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder"))
 
     def _index_body(self, handler, page: Page, projection: Projection) -> dict:
         return {
@@ -232,14 +246,17 @@ class SearchView(ResourceView):
             raise InvalidValue(f"Unknown search parameter(s): {', '.join(unknown)}.")
         params = {canonical[key.lower()]: value for key, value in params.items()}
         for name in ("attributes", "excludedAttributes"):
-            if isinstance(params.get(name), list):
-                params[name] = ",".join(str(item) for item in params[name])
+            names = params.get(name)
+            if isinstance(names, list) and all(isinstance(item, str) for item in names):
+                params[name] = ",".join(names)  # as in a query string (projections are kept by it)
         return params
 
 
 class RootSearchView(SearchView):
-    """POST /.search: every resource type at once, Users then Groups. A filter attribute that a
-    type does not have matches none of that type's resources (RFC 7644 section 3.4.3)."""
+    """POST /.search: every resource type at once, Users then Groups (Groups then Users, each
+    newest first, with "sortOrder": "descending"). A filter attribute that a type does not have
+    matches none of that type's resources (RFC 7644 section 3.4.3). Its parameters are read as
+    each type's own search reads them (``query``), so that both refuse a request alike."""
 
     def post(self, request, **kwargs):
         params = self.search_params(request.data)
@@ -248,33 +265,33 @@ class RootSearchView(SearchView):
                 "sortBy and cursor apply to one resource type: use /Users/.search or /Groups/.search."
             )
         start, count = page_bounds(params)
-        total, resources, skip = 0, [], start - 1
-        unknown = []
+        searched, unknown = [], []
         for handler in RESOURCES.values():
-            queryset = handler.queryset(self.tenant)
-            if params.get("filter"):
-                try:
-                    queryset = queryset.filter(compile_filter(handler.resource_type, params["filter"]))
-                except InvalidFilter as error:
-                    if "is not an attribute of" not in error.detail:
-                        raise
-                    unknown.append(error)
-                    continue
-            matched = queryset.count()
-            total += matched
-            take = max(0, min(count - len(resources), matched - skip))
-            if take:
-                projection = Projection.from_params(
-                    handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
-                )
-                readable = handler.readable(queryset.order_by("pk"), projection, searched=True)
-                items = list(readable[skip : skip + take])
-                resources += handler.render_many(self.tenant, items, projection, self.base_url)
-            skip = max(0, skip - matched)
+            projection = self._projection(handler, params)
+            try:
+                queryset, sort = self._queryset(handler, params)
+            except InvalidFilter as error:
+                if "is not an attribute of" not in error.detail:
+                    raise
+                unknown.append(error)
+                continue
+            searched.append((handler, sort.apply(queryset), projection))
         if unknown and len(unknown) == len(RESOURCES):
             raise InvalidFilter(
                 f"No resource type has that attribute: {'; '.join(e.detail for e in unknown)}"
             )
+        if sort.descending:
+            searched.reverse()
+        total, resources, skip = 0, [], start - 1
+        for handler, queryset, projection in searched:
+            matched = queryset.count()
+            total += matched
+            take = max(0, min(count - len(resources), matched - skip))
+            if take:
+                readable = handler.readable(queryset, projection, searched=True)
+                items = list(readable[skip : skip + take])
+                resources += handler.render_many(self.tenant, items, projection, self.base_url)
+            skip = max(0, skip - matched)
         return Response(
             {
                 "schemas": [LIST_RESPONSE],
@@ -290,7 +307,7 @@ class ResourceDetailView(ResourceView):
     def get(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
         instance = handler.get(self.tenant, resource_id, self.projection(handler.resource_type))
-        if _matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
+        if etags.matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
             return Response(status=304, headers={"ETag": instance.etag})
         return self.resource_response(handler, instance)
 
@@ -315,21 +332,7 @@ class ResourceDetailView(ResourceView):
 
     def expected_version(self) -> int | None:
         """The version If-Match demands; None when any version will do (no header, or *)."""
-        header = self.request.META.get("HTTP_IF_MATCH")
-        if header is None or header.strip() == "*":
-            return None
-        match = _ETAG.match(header.split(",")[0])
-        # A tag this server never issued matches no version: 412, once the resource is found
-        # (a missing one is 404 first, as in /Bulk).
-        return int(match.group("version")) if match else -1
-
-
-def _matches(header: str | None, version: int) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    return any((m := _ETAG.match(tag)) and int(m.group("version")) == version for tag in header.split(","))
+        return etags.expected_version(self.request.META.get("HTTP_IF_MATCH"))
 
 
 class DiscoveryView(ScimView):
@@ -342,6 +345,14 @@ class DiscoveryView(ScimView):
 
     def get(self, request, name=None, **kwargs):
         return Response(discovery.DOCUMENTS[self.document](self.base_url, name))
+
+
+class OpenAPIView(DiscoveryView):
+    """GET openapi.json: an OpenAPI 3 description of this endpoint (scim_api/openapi.py), public
+    like the discovery documents, as application/json (errors stay SCIM errors)."""
+
+    def get(self, request, **kwargs):
+        return Response(openapi.openapi_document(self.base_url), content_type="application/json")
 
 
 class BulkView(ScimView):
@@ -363,6 +374,21 @@ class BulkView(ScimView):
                 base_url=self.base_url,
                 service_errors=SERVICE_ERRORS,
             )
+        )
+
+
+class MeView(ScimView):
+    """/Me (RFC 7644 section 3.11), whatever the method or sub-path: "A service provider that does
+    NOT support this feature SHOULD respond with HTTP status code 501 (Not Implemented)". Roster's
+    bearer tokens belong to a tenant's identity provider, not to a user, so no user is the
+    authenticated subject. The token is checked first, as on every tenant endpoint: a client
+    without a valid one learns nothing but the 401."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotImplementedScim(
+            "/Me is not supported (RFC 7644 section 3.11): a SCIM token here stands for an identity "
+            "provider, not for a user. Address the user as /Users/{id}."
         )
 
 

@@ -13,7 +13,7 @@ from directory.migration_operations import restore_audit_append_only
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0012_user_name_precis"),
+        ("directory", "0014_tenant_unique_group_names_default"),
     ]
 
     operations = [

@@ -36,8 +36,11 @@ class Tenant(models.Model):
     purge_after = models.DurationField(
         default=timedelta(days=90), help_text="How long a deleted user's hidden row is kept before purge."
     )
+    # On by default: Entra matches groups by displayName (or externalId) before it creates one, and
+    # Okta's Group Push cannot push a name the app already has; two groups of one name leave both
+    # unable to tell which is meant (README, "Group names"). Tenants made before keep their setting.
     unique_group_names = models.BooleanField(
-        default=False, help_text="Refuse a group whose displayName another group has (case-insensitive)."
+        default=True, help_text="Refuse a group whose displayName another group has (case-insensitive)."
     )
 
     class Meta:

@@ -75,7 +75,8 @@ class User(Versioned):
     preferred_language = models.CharField(max_length=64, blank=True, default="")
     locale = models.CharField(max_length=64, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="")
-    active = models.BooleanField(default=True)
+    # SCIM's active; None when unassigned (an IdP removed it): not returned, and never let in.
+    active = models.BooleanField(null=True, default=True)
     password = models.CharField(max_length=256, blank=True, default="", help_text="A Django password hash.")
 
     emails = models.JSONField(default=list, blank=True)
@@ -100,7 +101,8 @@ class User(Versioned):
     # Attributes of schema extensions a tenant defines: {"<schema urn>": {"<attribute>": value}}.
     extensions = models.JSONField(default=dict, blank=True)
 
-    # Lifecycle (driven by the lifecycle app). ``active`` mirrors ``state == active``.
+    # Lifecycle (driven by the lifecycle app). ``state == active`` exactly when ``active`` is True:
+    # false or unassigned, the user is suspended (or further along).
     state = models.CharField(max_length=20, choices=UserState.choices, default=UserState.ACTIVE)
     state_changed_at = models.DateTimeField(default=now)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -120,9 +122,11 @@ class User(Versioned):
                 condition=~Q(state=UserState.DELETED),
                 name="user_name_unique_per_tenant",
             ),
+            # active IS NOT NULL first: in SQL, NULL = true is NULL, and a CHECK that is NULL holds,
+            # so without it an unassigned active would pass beside state = 'active'.
             models.CheckConstraint(
-                condition=Q(active=True, state=UserState.ACTIVE)
-                | Q(active=False) & ~Q(state=UserState.ACTIVE),
+                condition=Q(active__isnull=False, active=True, state=UserState.ACTIVE)
+                | (Q(active=False) | Q(active__isnull=True)) & ~Q(state=UserState.ACTIVE),
                 name="user_active_matches_state",
             ),
         ]

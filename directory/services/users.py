@@ -42,10 +42,11 @@ REDACTED = "[redacted]"
 CASE_EXACT_VALUES = {"photos", "x509_certificates"}
 
 
-def _state_fields(active: bool, now) -> dict[str, Any]:
-    if active:
+def _state_fields(active: bool | None, now) -> dict[str, Any]:
+    if active is True:
         return {"active": True, "state": UserState.ACTIVE, "state_changed_at": now, "suspended_at": None}
-    return {"active": False, "state": UserState.SUSPENDED, "state_changed_at": now, "suspended_at": now}
+    # False, or None: unassigned (an IdP removed it), which lets no one in either.
+    return {"active": active, "state": UserState.SUSPENDED, "state_changed_at": now, "suspended_at": now}
 
 
 def _check_manager(tenant: Tenant, manager_id, user_id=None) -> str | None:
@@ -309,8 +310,8 @@ def _change(tenant: Tenant, user, fields: dict[str, Any]) -> _Change:
     if not audited:
         return _Change({}, audited, shown)
     now = timezone.now()
-    if "active" in values:
-        values |= _state_fields(values["active"], now)
+    if "active" in values and (values["active"] is True) != (user.active is True):
+        values |= _state_fields(values["active"], now)  # not from false to unassigned: no change of state
     # A userName is checked only when it changes: one stored before RFC 8265 applied stays writable.
     for name, key, derive in (
         ("user_name", "user_name_key", user_name_key),

@@ -1,9 +1,10 @@
 """Constraints of groups and memberships."""
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
-from directory.models import Group, Membership, User
+from directory.models import Group, Membership, Tenant, User
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_update
 
@@ -47,6 +48,7 @@ def test_adding_existing_members_in_bulk_is_a_no_op_not_an_error(tenant, group, 
 
 
 def test_group_names_may_repeat_unless_the_tenant_requires_unique_names(tenant, system_actor):
+    tenant = tenant_update(tenant=tenant, actor=system_actor, unique_group_names=False)
     Group.objects.create(tenant=tenant, display_name="Sales")
     Group.objects.create(tenant=tenant, display_name="SALES")
     tenant = tenant_update(tenant=tenant, actor=system_actor, unique_group_names=True)
@@ -93,3 +95,19 @@ def test_a_users_groups_through_nesting_are_direct_or_indirect_once(tenant, user
         Membership.objects.create(tenant=tenant, group=group, member_user=user)
     found = {(name, kind) for _, name, kind in groups_of_users(tenant=tenant, users=[user])[user.pk]}
     assert found == {("g2", "direct"), ("g1", "direct"), ("lone", "direct"), ("g0", "indirect")}
+
+
+def test_migration_0014_keeps_the_setting_of_existing_tenants(transactional_db):
+    """Only new tenants require unique names: a directory that already holds two groups of one
+    name would otherwise refuse the next write to either."""
+    executor = MigrationExecutor(connection)
+    (before,) = executor.loader.graph.node_map[
+        ("directory", "0014_tenant_unique_group_names_default")
+    ].parents
+    executor.migrate([before.key])
+    tenant_then = executor.loader.project_state(before.key).apps.get_model("directory", "Tenant")
+    tenant_then.objects.create(slug="old", name="Old")  # the default then: False
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert Tenant.objects.get(slug="old").unique_group_names is False
+    assert Tenant.objects.create(slug="new", name="New").unique_group_names is True

@@ -70,3 +70,26 @@ def test_new_user_starts_at_version_one_with_weak_etag(tenant):
     user = make_user(tenant, "gina")
     assert user.version == 1
     assert user.etag == 'W/"1"'
+
+
+@pytest.mark.parametrize(
+    ("active", "state", "allowed"),
+    [
+        (True, UserState.ACTIVE, True),
+        (False, UserState.SUSPENDED, True),
+        (None, UserState.SUSPENDED, True),  # unassigned: not active
+        (None, UserState.PENDING_DELETION, True),
+        (None, UserState.ACTIVE, False),  # NULL = true is NULL, and a NULL CHECK would hold
+        (False, UserState.ACTIVE, False),
+        (True, UserState.SUSPENDED, False),
+    ],
+)
+def test_the_database_ties_active_to_the_state(tenant, active, state, allowed):
+    """Whatever writes a user, an unassigned active can never stand beside state 'active'."""
+    user = make_user(tenant, "erin")
+    if allowed:
+        User.objects.filter(pk=user.pk).update(active=active, state=state)
+        assert User.objects.get(pk=user.pk).active is active
+    else:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            User.objects.filter(pk=user.pk).update(active=active, state=state)

@@ -19,13 +19,7 @@ EXPECTED_SKIPS: dict[str, str] = {}
 
 # Failed results that are Roster's deliberate choice, by label and the attribute in the result's
 # data -> why. Each must still fail exactly so: an entry that stops matching fails the test.
-EXPECTED_DEVIATIONS: dict[tuple[str, str], str] = {
-    ("check_remove_attribute[User]", "active"): (
-        "PATCH remove of `active` deactivates the user instead of leaving the status unassigned: an "
-        "account whose administrative status the IdP no longer asserts is not let in (README, PUT and "
-        "PATCH semantics)."
-    ),
-}
+EXPECTED_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # The resource types whose CRUD and PATCH checks must have run: a resource type missing from
 # /ResourceTypes would otherwise just mean fewer checks, and a green run.

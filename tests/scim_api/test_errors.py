@@ -444,3 +444,36 @@ def test_errors_are_scim_documents_with_debug_on_too(scim, settings, method, pat
     response = scim.request(method, path)
     assert response.status_code in (404, 405)
     assert_scim_error(response, response.status_code)
+
+
+# --- /Me (RFC 7644 section 3.11) ------------------------------------------------------------------
+
+
+ME_PATHS = ["/scim/v2/Me", "/scim/v2/Me/", "/scim/acme/v2/Me", "/scim/v2/Me/groups", "/scim/acme/v2/Me/a/b"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "REPORT"])
+@pytest.mark.parametrize("path", ME_PATHS)
+def test_me_is_not_implemented(scim, method, path):
+    """ "A service provider that does NOT support this feature SHOULD respond with HTTP status code
+    501 (Not Implemented)". Before: 404, as for an endpoint that does not exist."""
+    before = snapshot()
+    response = scim.request(method, path, _user(userName="me@example.com"))
+    if method == "HEAD":  # no body, by HTTP
+        assert response.status_code == 501 and not response.content
+    else:
+        body = assert_scim_error(response, 501)
+        assert "/Users/{id}" in body["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", ME_PATHS)
+def test_me_checks_the_token_first(scim, anonymous, other_scim, path):
+    """Like every tenant endpoint, /Me answers 401 to a client without a valid token (and to a
+    token of another tenant under /scim/acme/v2/), before it says it is not implemented."""
+    assert_scim_error(anonymous.get(path), 401)
+    assert_scim_error(scim.get(path, token="not-a-token"), 401)
+    if "/acme/" in path:
+        assert_scim_error(other_scim.get(path), 401)
+    else:
+        assert_scim_error(other_scim.get(path), 501)

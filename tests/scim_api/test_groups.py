@@ -472,6 +472,7 @@ def test_a_group_cannot_contain_itself_through_nesting(scim):
 
 
 def test_group_names_may_repeat_unless_the_tenant_requires_unique_names(scim, tenant):
+    tenant_update(tenant=tenant, actor=Actor.system("tests"), unique_group_names=False)
     first = scim.create_group("Engineering")
     second = scim.create_group("engineering")
     assert first["id"] != second["id"]
@@ -493,6 +494,22 @@ def test_group_names_may_repeat_unless_the_tenant_requires_unique_names(scim, te
         "uniqueness",
     )
     assert snapshot() == before
+
+
+def test_a_new_tenant_refuses_a_second_group_of_the_same_name(scim, tenant):
+    """The default since migration 0014: Entra's SCIM validator expects 409 uniqueness for a second
+    group with one displayName, and IdPs tell groups apart by name (README, "Group names")."""
+    assert tenant.unique_group_names is True
+    sales = scim.create_group("Sales")
+    before = snapshot()
+    for name in ("Sales", "SALES"):
+        response = scim.post("/Groups", {"schemas": [CORE_GROUP], "displayName": name})
+        body = assert_scim_error(response, 409, "uniqueness")
+        assert name in body["detail"]
+    assert snapshot() == before
+    # A group keeps its own name, in any case.
+    response = scim.patch_ops(f"/Groups/{sales['id']}", _op("replace", "displayName", "SALES"))
+    assert response.status_code == 204, response.content
 
 
 def test_member_patch_syntax_errors(scim, people):

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.test import Client
 from django.utils import timezone
 
-from directory.models import Membership, User, UserState
+from directory.models import AuditEvent, Membership, User, UserState
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_create
 from directory.services.tokens import token_create
@@ -22,6 +23,7 @@ from tests.scim_api.conftest import (
     Scim,
     assert_scim_error,
     body_of,
+    read,
     snapshot,
 )
 
@@ -340,6 +342,92 @@ def test_patch_disabling_suspends_the_user(scim):
     scim.patch_ops(f"/Users/{created['id']}", {"op": "Replace", "path": "active", "value": "True"})
     row = User.objects.get(pk=created["id"])
     assert (row.active, row.state) == (True, UserState.ACTIVE)
+
+
+def _active_query(scim, text: str) -> set[str]:
+    response = scim.post("/Users/.search", {"filter": text})
+    assert response.status_code == 200, response.content
+    return {r["id"] for r in body_of(response)["Resources"]}
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        {"op": "remove", "path": "active"},
+        {"op": "Remove", "path": "ACTIVE"},
+        {"op": "replace", "path": "active", "value": None},
+    ],
+)
+def test_patch_removing_active_leaves_it_unassigned_and_the_user_suspended(scim, removal):
+    """RFC 7644 section 3.5.2.2: a removed attribute is unassigned, and not returned (scim2-tester
+    checks this). Not active, though: the user is suspended, and no filter for active users finds
+    it. Before: remove set active to false (a deviation scim2-tester reported)."""
+    pat = scim.create_user("pat@example.com")
+    other = scim.create_user("other@example.com")
+    response = scim.patch_ops(f"/Users/{pat['id']}", removal)
+    body = assert_resource(response, 200, version=2)
+    assert "active" not in body
+    assert "active" not in read(scim, "Users", pat["id"])
+    row = User.objects.get(pk=pat["id"])
+    assert (row.active, row.state) == (None, UserState.SUSPENDED)
+    assert row.suspended_at is not None
+    for text, expected in (
+        ("active eq true", {other["id"]}),
+        ("active pr", {other["id"]}),
+        ("active eq false", set()),  # unassigned is not false either (RFC 7644 section 3.4.2.2)
+        ("not (active pr)", {pat["id"]}),
+        ("active ne true", {pat["id"]}),
+        ("not (active eq true)", {pat["id"]}),
+        ('active eq true or userName eq "pat@example.com"', {pat["id"], other["id"]}),
+    ):
+        assert _active_query(scim, text) == expected, text
+    for order in ("ascending", "descending"):
+        response = scim.get(f"/Users?sortBy=active&sortOrder={order}")
+        assert response.status_code == 200, response.content
+        ids = [r["id"] for r in body_of(response)["Resources"]]
+        assert ids == ([other["id"], pat["id"]] if order == "ascending" else [pat["id"], other["id"]])
+    event = AuditEvent.objects.filter(action="user.updated", target_id=pat["id"]).get()
+    assert event.changes == {"active": {"before": True, "after": None}}
+
+
+def test_an_unassigned_active_is_kept_by_put_and_set_again_by_patch(scim):
+    """The README's PUT rule holds for an unassigned active too: omitted on PUT is unchanged."""
+    pat = scim.create_user("pat@example.com", title="Engineer")
+    url = f"/Users/{pat['id']}"
+    scim.patch_ops(url, {"op": "remove", "path": "active"})
+    response = scim.put(url, {"schemas": [CORE_USER], "userName": "pat@example.com", "title": "Lead"})
+    assert response.status_code == 200, response.content
+    assert "active" not in body_of(response)
+    assert User.objects.get(pk=pat["id"]).state == UserState.SUSPENDED
+    response = scim.patch_ops(url, {"op": "add", "path": "active", "value": True})
+    assert body_of(response)["active"] is True
+    row = User.objects.get(pk=pat["id"])
+    assert (row.active, row.state, row.suspended_at) == (True, UserState.ACTIVE, None)
+
+
+def test_removing_active_from_a_suspended_user_keeps_when_it_was_suspended(scim):
+    """False to unassigned changes no state: the suspension keeps its time."""
+    pat = scim.create_user("pat@example.com", active=False)
+    suspended_at = User.objects.get(pk=pat["id"]).suspended_at
+    response = scim.patch_ops(f"/Users/{pat['id']}", {"op": "remove", "path": "active"})
+    assert response.status_code == 200, response.content
+    row = User.objects.get(pk=pat["id"])
+    assert (row.active, row.state, row.suspended_at) == (None, UserState.SUSPENDED, suspended_at)
+    event = AuditEvent.objects.filter(action="user.updated", target_id=pat["id"]).get()
+    assert set(event.changes) == {"active"}
+
+
+def test_the_admin_shows_an_unassigned_active_as_not_active(scim, tenant, client):
+    pat = scim.create_user("pat@example.com")
+    scim.patch_ops(f"/Users/{pat['id']}", {"op": "remove", "path": "active"})
+    scim.create_user("other@example.com")
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-not-used-123")
+    client.force_login(admin)
+    page = client.get("/admin/directory/user/").content.decode()
+    assert page.count('alt="False"') == 1 and page.count('alt="True"') == 1, page
+    assert 'alt="None"' not in page
+    detail = client.get(f"/admin/directory/user/{pat['id']}/change/").content.decode()
+    assert 'alt="False"' in detail and 'alt="None"' not in detail
 
 
 @pytest.mark.parametrize(
