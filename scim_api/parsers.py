@@ -3,6 +3,7 @@ and numbers that every attribute and the database can hold."""
 
 import json
 import math
+import re
 
 from django.conf import settings
 from rest_framework.parsers import BaseParser
@@ -85,7 +86,27 @@ def parse_json_bytes(raw: bytes):
     except RecursionError:
         raise InvalidSyntax(f"The JSON document is nested more than {MAX_DEPTH} levels deep.") from None
     _check_depth(value)
+    if _SURROGATE_ESCAPE.search(text):
+        _check_unicode(value)
     return value
+
+
+# A \uD800-\uDFFF escape: JSON's only way to a surrogate, since the body decoded as UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _check_unicode(value) -> None:
+    """RFC 8259 section 8.2 lets JSON escape a lone UTF-16 surrogate (``"\\ud800"``), which is no
+    Unicode character: nothing can store or send it as UTF-8 (PostgreSQL refused it at insert, a
+    500). Escaped pairs (an emoji as ``"\\ud83d\\ude00"``) are one character and pass."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        surrogate = f"\\u{ord(error.object[error.start]):04x}"
+        raise InvalidSyntax(
+            f"The request body has a string with a lone UTF-16 surrogate ({surrogate}), which is not "
+            "a Unicode character."
+        ) from None
 
 
 class ScimJSONParser(BaseParser):

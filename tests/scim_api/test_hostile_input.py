@@ -91,6 +91,23 @@ def test_a_number_no_attribute_can_hold_is_refused_anywhere_in_a_body(scim, alic
     assert not User.objects.filter(title__in=["inf", "-inf"]).exists()
 
 
+@pytest.mark.parametrize("value", [r'"\ud800"', r'"x\udfffx"', r'"\ude00\ud83d"', r'"\ud83d"'])
+def test_a_string_that_is_no_unicode_text_is_refused_anywhere_in_a_body(scim, alice, team, value):
+    """A lone UTF-16 surrogate, which JSON may escape but no UTF-8 can hold. Before: a 500 on
+    PostgreSQL wherever it was to be stored (titles, display names, ...)."""
+    before = snapshot()
+    for method, path, raw in _requests(alice, team, value):
+        response = scim.request(method, path, raw=raw)
+        assert_scim_error(response, 400, "invalidSyntax", detail_contains="lone UTF-16 surrogate")
+    assert snapshot() == before
+
+
+def test_an_escaped_surrogate_pair_is_one_character(scim):
+    response = scim.request("POST", "/Users", raw=_raw_user(r'"title": "\ud83d\ude00"'))
+    assert response.status_code == 201, response.content
+    assert body_of(response)["title"] == "\N{GRINNING FACE}"
+
+
 def test_numbers_near_the_limits_are_still_read(scim, alice):
     """Refusing what cannot be held refuses nothing else: a 4,300-digit integer is a number
     (and too long for a title), a large finite decimal and a tiny one are numbers."""
