@@ -97,7 +97,11 @@ def key_share(queryset: QuerySet) -> list:
 
 def users_touch(*, ids) -> None:
     """Step 3: a new version (ETag) for the users ``ids`` (ids, or a queryset of them) whose
-    read-only ``groups`` changed, in one statement that locks them in id order: two member changes
-    of overlapping users never take them in opposite orders."""
-    in_order = User.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True).values("pk")
-    User.objects.filter(pk__in=in_order).update(version=F("version") + 1, updated_at=timezone.now())
+    read-only ``groups`` changed. Several are locked in id order first, so that two member changes
+    of overlapping users never take them in opposite orders; one (a member added or removed, the
+    common case) is simply written. Not one statement with the ordered lock as a subquery: with
+    stale statistics PostgreSQL plans that as a scan of all users, the subquery run for each."""
+    users = User.objects.filter(pk__in=ids)
+    if not isinstance(ids, set | frozenset | list | tuple) or len(ids) > 1:
+        list(users.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
+    users.update(version=F("version") + 1, updated_at=timezone.now())

@@ -12,7 +12,7 @@ from directory.models import Group, Membership, User, UserState
 from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.groups import MemberRef
-from directory.services.locks import groups_lock
+from directory.services.locks import groups_lock, users_touch
 from tests.support.parallel import Step, lock_waiters, until
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -91,3 +91,19 @@ def test_groups_lock_without_waiting_reports_a_held_group(tenant, system_actor, 
         assert groups_lock(tenant=tenant, ids=[old.pk], nowait=True) == [old.pk]
     done.set()
     step.finish()
+
+
+def test_users_touched_together_are_locked_in_id_order(tenant, system_actor, django_assert_num_queries):
+    """Two member changes of the same users (a PUT of two groups' members) lock them in one
+    order; a single user, the common case, is one UPDATE."""
+    create = user_services.user_create
+    users = [
+        create(tenant=tenant, actor=system_actor, fields={"user_name": f"u{i}@example.com"}) for i in range(3)
+    ]
+    with transaction.atomic(), django_assert_num_queries(2) as captured:
+        users_touch(ids={u.pk for u in users})
+    lock, update = (q["sql"] for q in captured.captured_queries)
+    assert lock.endswith("ORDER BY 1 ASC FOR NO KEY UPDATE") and update.startswith("UPDATE")
+    with django_assert_num_queries(1):
+        users_touch(ids={users[0].pk})
+    assert [User.objects.get(pk=u.pk).version for u in users] == [3, 2, 2]
