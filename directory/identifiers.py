@@ -1,4 +1,5 @@
-r"""Identifiers that must not look alike: the userName rule and the keys users are found by.
+r"""Identifiers: resource ids as clients write them (``parse_id``), and identifiers that must not
+look alike: the userName rule and the keys users are found by.
 
 A userName is a PRECIS ``UsernameCaseMapped`` string (RFC 8265 section 3.3, over the
 IdentifierClass of RFC 8264 section 4.2), enforced by precis-i18n: fullwidth and halfwidth forms
@@ -34,11 +35,22 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable
 
 from precis_i18n import get_profile
 
-from directory.services.errors import InvalidIdentifier
+from directory.errors import InvalidIdentifier
+
+
+def parse_id(value: object) -> uuid.UUID | None:
+    """The resource id ``value`` names (any form ``uuid.UUID`` reads: upper case, braces,
+    ``urn:uuid:``), or None when it names none; never raises, as ids come from clients."""
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
 
 PROFILE = get_profile("UsernameCaseMapped")
 _UCD = PROFILE.base.ucd

@@ -6,17 +6,11 @@ from collections import defaultdict
 import orjson
 from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
 
+from directory.db.prepared import PreparedQuery
+from directory.db.rows import Rows
+from directory.errors import DoesNotExist
+from directory.identifiers import parse_id
 from directory.models import Group, Membership, Tenant, User, UserState
-from directory.prepared import PreparedQuery
-from directory.rows import Rows
-from directory.services.errors import DoesNotExist
-
-
-def parse_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def users_visible(*, tenant: Tenant | int) -> QuerySet[User]:

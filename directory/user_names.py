@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 from django.db import connections
 
+from directory.errors import InvalidIdentifier
 from directory.identifiers import lookup_key, user_name_key
-from directory.services.errors import InvalidIdentifier
 
 HIDDEN = "\x1f"  # between a hidden user's key and its id: never in a lookup key
 BATCH = 2000

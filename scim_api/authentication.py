@@ -7,7 +7,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
-from directory import token_cache
+from directory.db import token_cache
 from directory.models import ScimToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -46,9 +46,9 @@ from typing import Any
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
-from directory.selectors import parse_id
+from directory.errors import ServiceError
+from directory.identifiers import parse_id
 from directory.services.audit import Actor
-from directory.services.errors import ServiceError
 from directory.services.locks import transaction_conflict
 from scim_api.errors import (
     InvalidPath,

@@ -54,9 +54,9 @@ from scim2_models.path import (
     ValuePath,
 )
 
-from directory.identifiers import key_function
+from directory.identifiers import key_function, parse_id
 from directory.models import Membership, UserValue, casefold_key
-from directory.selectors import group_descendants, parse_id
+from directory.selectors import group_descendants
 from scim_api.errors import InvalidFilter
 from scim_api.etags import NO_VERSION, is_version_tag, version_of
 from scim_api.schema import Attribute, AttributePath, ResourceType

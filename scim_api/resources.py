@@ -9,8 +9,8 @@ import orjson
 from django.db.models import QuerySet
 
 from directory import selectors
+from directory.db.rows import iso_utc
 from directory.models import Group, Tenant, User
-from directory.rows import iso_utc
 from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.audit import Actor
@@ -49,12 +49,12 @@ class UserResource:
         return selectors.users_visible(tenant=tenant)
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None):
-        """The user as a row (``directory.rows``) with what rendering it needs."""
+        """The user as a row (``directory.db.rows``) with what rendering it needs."""
         return selectors.user_get(tenant=tenant, user_id=resource_id, rows=self._rows(projection))
 
     def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
         """The users of ``queryset`` as rows with what rendering them needs, read in one
-        statement (``directory.rows.RowQuery``; ``searched``: the queryset is a filter's); with
+        statement (``directory.db.rows.RowQuery``; ``searched``: the queryset is a filter's); with
         ``sort_key``, each row also carries the queryset's ``SORT_KEY`` (cursor paging resumes
         from it)."""
         if sort_key:

@@ -97,7 +97,7 @@ def fields_from_document(
 def document_from_instance(
     resource_type: ResourceType, instance: Any, *, json_text: Callable[[str], Any] = orjson.loads
 ) -> dict[str, Any]:
-    """The stored attributes of ``instance`` (a model instance, or a row of ``directory.rows``)
+    """The stored attributes of ``instance`` (a model instance, or a row of ``directory.db.rows``)
     as a canonical document (no id, meta or derived attributes); unassigned values are left out.
     A multi-valued attribute a row carries as JSON text becomes ``json_text(text)``: its value, or
     an ``orjson.Fragment`` that a response embeds as it is."""

@@ -9,15 +9,15 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from directory.query_memory import QueryMemory
-from directory.services.audit import Actor
-from directory.services.errors import (
+from directory.db.query_memory import QueryMemory
+from directory.errors import (
     AlreadyExists,
     DoesNotExist,
     InvalidIdentifier,
     InvalidReference,
     VersionMismatch,
 )
+from directory.services.audit import Actor
 from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (

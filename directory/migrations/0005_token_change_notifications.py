@@ -1,5 +1,5 @@
 """NOTIFY roster_tokens when a token or a tenant changes, so that every process drops the tokens
-it keeps in memory (directory/token_cache.py). PostgreSQL only; elsewhere nothing is cached.
+it keeps in memory (directory/db/token_cache.py). PostgreSQL only; elsewhere nothing is cached.
 
 ``UPDATE OF`` lists the token columns that decide whether a token lets a request in, so recording
 ``last_used_at`` notifies no one; any change of a tenant notifies (the cached token carries it).

@@ -1,7 +1,7 @@
 """Every audit event records the id of the transaction that wrote it (PostgreSQL only).
 
 ``directory_auditevent.xact`` defaults to ``pg_current_xact_id()``, so no code writes it and the
-model does not name it. With it, ``directory.query_memory`` tells whether any write of a tenant
+model does not name it. With it, ``directory.db.query_memory`` tells whether any write of a tenant
 committed outside a given snapshot, which is how it knows a remembered total still holds, without
 a cache round trip on every write. Indexed by tenant: the question is two index probes.
 

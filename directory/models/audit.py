@@ -6,7 +6,7 @@ double as the outbox for events sent to the host application; note that ids are 
 order, not commit order, so a reader resuming after the last id it saw can miss an event of a
 transaction that committed late. On PostgreSQL each row also records the id of the transaction
 that wrote it (``xact``, a column the model does not name: the database fills it, migration 0010),
-which with a snapshot tells exactly what a reader has not seen yet (``directory.query_memory``).
+which with a snapshot tells exactly what a reader has not seen yet (``directory.db.query_memory``).
 """
 
 from django.conf import settings

@@ -13,10 +13,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from directory.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+from directory.identifiers import parse_id
 from directory.models import Group, Membership, Tenant, User, UserState
-from directory.selectors import group_ancestors, parse_id
+from directory.selectors import group_ancestors
 from directory.services.audit import Actor, audit_record
-from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from directory.services.locks import groups_lock, key_share, tenant_nesting_lock, users_touch
 
 

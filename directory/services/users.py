@@ -17,7 +17,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from directory.identifiers import key_function, lookup_key, user_name_key
+from directory.db.audited_writes import insert_unless_taken, update_if_unchanged
+from directory.db.prepared import PreparedQuery
+from directory.db.rows import Rows
+from directory.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
+from directory.identifiers import key_function, lookup_key, parse_id, user_name_key
 from directory.models import (
     MULTI_VALUED_FIELDS,
     AuditEvent,
@@ -29,12 +33,8 @@ from directory.models import (
     UserValue,
     casefold_key,
 )
-from directory.prepared import PreparedQuery
-from directory.rows import Rows
-from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, parse_id, users_visible
+from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, users_visible
 from directory.services.audit import Actor, audit_event, audit_record
-from directory.services.audited_writes import insert_unless_taken, update_if_unchanged
-from directory.services.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from directory.services.locks import groups_lock, key_share
 
 REDACTED = "[redacted]"
@@ -122,7 +122,7 @@ def _taken(error: IntegrityError, user_name: str) -> None:
 
 
 # What a write reads of a user: every column as its Python value (the change is worked out against
-# them), and what rendering the result needs (``RELATED_WITH_GROUPS``), as a row (directory.rows).
+# them), and what rendering the result needs (``RELATED_WITH_GROUPS``), as a row (directory.db.rows).
 USER_ROWS = Rows(
     User,
     tuple(f.attname for f in User._meta.concrete_fields if not f.primary_key),

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from directory.errors import InvalidIdentifier
 from directory.identifiers import PROFILE, key_function, lookup_key, user_name_key
-from directory.services.errors import InvalidIdentifier
 
 # Names that look like another and were, before RFC 8265 applied, a second account beside it.
 LOOK_ALIKES = [

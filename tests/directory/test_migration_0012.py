@@ -11,10 +11,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from directory import user_names
+from directory.errors import AlreadyExists
 from directory.identifiers import lookup_key
 from directory.models import AuditEvent, Tenant, User, UserValue
 from directory.services.audit import Actor
-from directory.services.errors import AlreadyExists
 from directory.services.users import user_create, user_delete
 
 BEFORE = [("directory", "0011_user_writes_in_place")]

@@ -4,9 +4,9 @@ event, or nothing."""
 
 import pytest
 
+from directory.errors import AlreadyExists, VersionMismatch
 from directory.models import AuditEvent, User, UserValue
 from directory.services import users as user_services
-from directory.services.errors import AlreadyExists, VersionMismatch
 
 EMAILS = [{"value": "Pat@Example.com", "type": "work", "primary": True}, {"value": "p@home.org"}]
 

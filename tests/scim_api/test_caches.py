@@ -1,10 +1,10 @@
 """What the server keeps between requests never lets a refused token in, nor gives a stale total.
 
-- Tokens found are kept in process memory on PostgreSQL (directory/token_cache.py): a revocation,
+- Tokens found are kept in process memory on PostgreSQL (directory/db/token_cache.py): a revocation,
   an expiry or a deactivated tenant must still refuse the very next request, in every worker
   process of a real server, however the row was changed.
 - List totals are kept in the cache while no write of the tenant has committed since they were
-  counted (directory/query_memory.py, PostgreSQL; SQLite counts every time).
+  counted (directory/db/query_memory.py, PostgreSQL; SQLite counts every time).
 
 These run outside a test transaction (``transaction=True``), as requests do in production: inside
 one, neither cache is used.
@@ -23,7 +23,7 @@ from django.core.cache import caches
 from django.db import connection, transaction
 from django.utils import timezone
 
-from directory import token_cache
+from directory.db import token_cache
 from directory.models import AuditEvent, ScimToken, Tenant
 from directory.services.audit import Actor
 from directory.services.groups import MemberRef, group_create, group_update

@@ -1,5 +1,5 @@
 """A user is rendered from what a write holds (a model instance) and from what a read holds (a row
-of directory/rows.py, with JSON and times as text on PostgreSQL): the two documents are the same,
+of directory/db/rows.py, with JSON and times as text on PostgreSQL): the two documents are the same,
 for every projection, so a client sees one user whichever way it reached it."""
 
 import json

@@ -1,9 +1,9 @@
-"""directory/cache.py: Django's Redis cache, with one client kept per connection pool."""
+"""directory/db/cache.py: Django's Redis cache, with one client kept per connection pool."""
 
 import pytest
 from django.conf import settings
 
-from directory.cache import RedisCache
+from directory.db.cache import RedisCache
 
 pytestmark = pytest.mark.skipif(
     not settings.CACHE_URL.startswith("redis"),
@@ -25,4 +25,4 @@ def test_the_redis_cache_keeps_one_client_and_works_as_djangos():
 
 
 def test_settings_use_it_for_redis():
-    assert settings.CACHES["default"]["BACKEND"] == "directory.cache.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "directory.db.cache.RedisCache"

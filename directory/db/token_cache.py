@@ -28,9 +28,8 @@ import time
 import psycopg
 from django.conf import settings
 from django.db import connection
-from django.db.models.signals import post_delete, post_save
 
-from directory.models import ScimToken, Tenant
+from directory.models import ScimToken
 from directory.models.tokens import token_hash
 
 CHANNEL = "roster_tokens"
@@ -92,11 +91,7 @@ def _usable() -> bool:
     return True
 
 
-def _changed(sender, **kwargs) -> None:
-    # This thread's own changes, also inside a transaction (where NOTIFY waits for the commit).
+def changed(sender, **kwargs) -> None:
+    """A token or tenant saved or deleted by this thread: its own changes, also inside a
+    transaction (where NOTIFY waits for the commit). Connected in ``DirectoryConfig.ready()``."""
     clear()
-
-
-for _model in (ScimToken, Tenant):
-    post_save.connect(_changed, sender=_model, dispatch_uid=f"token_cache_{_model.__name__}_save")
-    post_delete.connect(_changed, sender=_model, dispatch_uid=f"token_cache_{_model.__name__}_delete")

@@ -1,4 +1,4 @@
-"""Rows (directory/rows.py): a queryset's columns as named tuples, read in one statement, with the
+"""Rows (directory/db/rows.py): a queryset's columns as named tuples, read in one statement, with the
 values of the model instances the same queryset gives (as text where PostgreSQL sends text)."""
 
 import json
@@ -9,8 +9,8 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from directory.db.rows import Rows, iso_utc
 from directory.models import User
-from directory.rows import Rows, iso_utc
 from tests.support.seed import seed_users
 
 FIELDS = ("created_at", "updated_at", "version", "user_name", "external_id", "emails", "manager_id", "active")
@@ -116,7 +116,7 @@ def test_postgresql_reads_a_page_through_its_ids_with_columns_compiled_once(user
 
 @pytest.mark.postgres_only
 def test_a_listing_is_one_prepared_statement_and_a_search_is_planned_for_its_values(users, tenant):
-    """directory.literals: a listing's pages differ only in parameters (LIMIT, OFFSET), so they
+    """directory.db.literals: a listing's pages differ only in parameters (LIMIT, OFFSET), so they
     share one prepared statement; a search is all literal, its pattern where the planner sees it,
     and repeated it reuses its plan (generic plans only, no re-planning)."""
     from directory.selectors import user_rows

@@ -1,4 +1,4 @@
-"""PreparedQuery (directory/prepared.py): compiled once, run with other values, the same rows as
+"""PreparedQuery (directory/db/prepared.py): compiled once, run with other values, the same rows as
 the queryset it was built from, or that queryset itself when its samples cannot be placed."""
 
 import pytest
@@ -6,8 +6,8 @@ from django.db import connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
+from directory.db.prepared import PreparedQuery
 from directory.models import User
-from directory.prepared import PreparedQuery
 from directory.selectors import SAMPLE_ID, SAMPLE_TENANT_ID
 from tests.support.seed import seed_users
 

@@ -5,7 +5,7 @@ it costs more than the database takes to answer: the subqueries that read a user
 same statement alone take about a millisecond to compile, three times what PostgreSQL needs to run
 the whole statement. A ``PreparedQuery`` builds its queryset once, from sample values of its
 parameters, keeps the SQL, and notes where each sample went among the statement's parameters.
-Each run puts the real values there and reads the rows: a queryset of rows (``directory.rows``)
+Each run puts the real values there and reads the rows: a queryset of rows (``directory.db.rows``)
 as rows, with the converters its columns need; any other queryset with ``Model.objects.raw``, as
 the same model instances, annotations as attributes (unconverted: JSON arrives as text).
 
@@ -24,8 +24,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
-from directory.literals import inline
-from directory.rows import RowIterable, as_rows
+from directory.db.literals import inline
+from directory.db.rows import RowIterable, as_rows
 
 # How a value may appear among a compiled statement's parameters: as given, or as the 32 hex
 # digits that UUIDField stores on databases without a uuid type (SQLite).

@@ -36,7 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.db.models.query import ValuesListIterable
 
-from directory.literals import inline
+from directory.db.literals import inline
 
 
 def iso_utc(value: datetime | str) -> str:
