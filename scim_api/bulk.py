@@ -58,6 +58,7 @@ from scim_api.errors import (
     PreconditionFailed,
     ScimError,
     error_document,
+    scim_error_of,
 )
 from scim_api.etags import NO_VERSION, expected_version
 from scim_api.resources import RESOURCES
@@ -364,11 +365,10 @@ def _substitute(value: Any, known, ids: dict[str, str]) -> Any:
 
 
 class BulkProcessor:
-    def __init__(self, *, tenant, actor: Actor, base_url: str, service_errors: dict):
+    def __init__(self, *, tenant, actor: Actor, base_url: str):
         self.tenant = tenant
         self.actor = actor
         self.base_url = base_url
-        self.service_errors = service_errors
         self.ids: dict[str, str] = {}  # bulkId -> id of the resource its POST created
         self.created: dict[str, Operation] = {}  # bulkId -> its POST
 
@@ -464,13 +464,10 @@ class BulkProcessor:
             self.batches.commit()
             self._process(op, again=True)
         except ScimError as error:
-            op.fail(error.status, error.detail, error.scim_type)
+            op.fail(error.status_code, error.detail, error.scim_type)
         except ServiceError as error:
-            scim = next(
-                (cls(error.message) for kind, cls in self.service_errors.items() if isinstance(error, kind)),
-                InvalidValue(error.message),
-            )
-            op.fail(scim.status, scim.detail, scim.scim_type)
+            scim = scim_error_of(error)
+            op.fail(scim.status_code, scim.detail, scim.scim_type)
         except Exception:
             # Earlier operations are committed: answer for them, and for this one a 500, logged.
             logger.exception("Bulk %s failed unexpectedly (%s %s)", op.label, op.method, op.endpoint)
@@ -642,8 +639,8 @@ class _Batches:
         self._operations, self._started = 0, time.monotonic()
 
 
-def process(body: Any, *, tenant, actor: Actor, base_url: str, service_errors: dict) -> dict:
+def process(body: Any, *, tenant, actor: Actor, base_url: str) -> dict:
     """The BulkResponse for a bulk request body."""
     request = parse_request(body)
-    processor = BulkProcessor(tenant=tenant, actor=actor, base_url=base_url, service_errors=service_errors)
+    processor = BulkProcessor(tenant=tenant, actor=actor, base_url=base_url)
     return processor.run(request)

@@ -1,5 +1,7 @@
-"""SCIM errors (RFC 7644 section 3.12): one exception class per status/scimType, and the handler
-that renders every failure under /scim/ (DRF's and Django's own included) as an Error document."""
+"""SCIM errors (RFC 7644 section 3.12, RFC 9865 section 2.1): one exception class per
+status/scimType, the mapping from the directory services' refusals, and the handler that renders
+every failure under /scim/ (DRF's and Django's own included) as an Error document. Every scimType
+the server sends is declared here."""
 
 import logging
 
@@ -9,6 +11,14 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from directory.errors import (
+    AlreadyExists,
+    DoesNotExist,
+    InvalidIdentifier,
+    InvalidReference,
+    ServiceError,
+    VersionMismatch,
+)
 from scim_api.schema import ERROR
 
 logger = logging.getLogger(__name__)
@@ -16,29 +26,27 @@ logger = logging.getLogger(__name__)
 SCIM_CONTENT_TYPE = "application/scim+json"
 
 
-class ScimError(Exception):
-    status = 400
+class ScimError(drf.APIException):
+    """A refusal as RFC 7644 section 3.12 describes it: an HTTP status (``status_code``), a
+    ``scimType`` where the RFC defines one for it, and a detail a person can act on. A DRF
+    ``APIException``, so that DRF's own handling (and ``exception_handler`` below) renders it."""
+
+    status_code = 400
     scim_type: str | None = None
 
     def __init__(self, detail: str, *, scim_type: str | None = None, headers: dict | None = None):
         super().__init__(detail)
-        self.detail = detail
+        self.detail = detail  # a plain string: it is sent as it is, never as DRF's list or dict
         if scim_type is not None:
             self.scim_type = scim_type
         self.headers = headers or {}
 
 
+# RFC 7644 section 3.12, Table 9: the scimTypes of a 400.
+
+
 class InvalidFilter(ScimError):
     scim_type = "invalidFilter"
-
-
-class TooMany(ScimError):
-    scim_type = "tooMany"
-
-
-class Uniqueness(ScimError):
-    status = 409
-    scim_type = "uniqueness"
 
 
 class Mutability(ScimError):
@@ -61,32 +69,71 @@ class InvalidValue(ScimError):
     scim_type = "invalidValue"
 
 
-class InvalidVersion(ScimError):
-    scim_type = "invalidVers"
+# RFC 9865 section 2.1, Table 3: the scimTypes of cursor paging.
 
 
-class Sensitive(ScimError):
-    scim_type = "sensitive"
+class InvalidCursor(ScimError):
+    """400, "Cursor value is invalid"."""
+
+    scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    """400, "Cursor has expired"."""
+
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    """400, "Count value is invalid"."""
+
+    scim_type = "invalidCount"
+
+
+# The other statuses of RFC 7644 section 3.12.
 
 
 class NotFound(ScimError):
-    status = 404
+    status_code = 404
+
+
+class Uniqueness(ScimError):
+    status_code = 409
+    scim_type = "uniqueness"
 
 
 class PreconditionFailed(ScimError):
-    status = 412
+    status_code = 412
 
 
 class PayloadTooLarge(ScimError):
-    status = 413
+    status_code = 413
 
 
 class NotImplementedScim(ScimError):
-    status = 501
+    status_code = 501
 
 
 class ServiceUnavailable(ScimError):
-    status = 503
+    status_code = 503
+
+
+# What directory services refuse (directory/errors.py), as SCIM errors.
+SERVICE_ERRORS: dict[type[ServiceError], type[ScimError]] = {
+    DoesNotExist: NotFound,
+    AlreadyExists: Uniqueness,
+    InvalidReference: InvalidValue,
+    InvalidIdentifier: InvalidValue,
+    VersionMismatch: PreconditionFailed,
+}
+
+
+def scim_error_of(error: ServiceError) -> ScimError:
+    """The SCIM error a service's refusal answers with (any other refusal: 400 invalidValue)."""
+    for service_error, scim_error in SERVICE_ERRORS.items():
+        if isinstance(error, service_error):
+            return scim_error(error.message)
+    return InvalidValue(error.message)
 
 
 # Seconds an identity provider is asked to wait before retrying a request the database could not
@@ -128,13 +175,18 @@ _DRF_SCIM_TYPES = {drf.ParseError: "invalidSyntax"}
 
 
 def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER for the SCIM views: every error is an Error document."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    """DRF's EXCEPTION_HANDLER for the SCIM views: every error is an Error document, a service's
+    refusal included (``SERVICE_ERRORS``)."""
+    if isinstance(exc, ServiceError):
+        exc = scim_error_of(exc)
+    elif isinstance(exc, OperationalError | InterfaceError):
         request = context.get("request")
         exc = database_unavailable(exc, f"{request.method} {request.path}" if request else "a request")
     if isinstance(exc, ScimError):
         return Response(
-            error_document(exc.status, exc.detail, exc.scim_type), status=exc.status, headers=exc.headers
+            error_document(exc.status_code, exc.detail, exc.scim_type),
+            status=exc.status_code,
+            headers=exc.headers,
         )
     if isinstance(exc, Http404):
         exc = drf.NotFound()

@@ -38,7 +38,7 @@ class ScimErrorMiddleware:
             return None
         if isinstance(exception, OperationalError | InterfaceError):
             error = database_unavailable(exception, f"{request.method} {request.path}")
-            response = scim_json_response(error.status, error.detail)
+            response = scim_json_response(error.status_code, error.detail)
             for name, value in error.headers.items():
                 response[name] = value
             return response

@@ -34,7 +34,7 @@ from django.core import signing
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 
-from scim_api.errors import InvalidValue, ScimError, shown
+from scim_api.errors import ExpiredCursor, InvalidCount, InvalidCursor, InvalidValue, shown
 from scim_api.sorting import SORT_KEY, Sort
 
 logger = logging.getLogger(__name__)
@@ -60,24 +60,6 @@ INVALID_CURSOR_DETAIL = (
     "first page, then the nextCursor or previousCursor of the previous response, with filter, sortBy, "
     "sortOrder and count unchanged."
 )
-
-
-class InvalidCursor(ScimError):
-    """RFC 9865 section 2.1, Table 3: 400, "Cursor value is invalid"."""
-
-    scim_type = "invalidCursor"
-
-
-class ExpiredCursor(ScimError):
-    """RFC 9865 section 2.1, Table 3: 400, "Cursor has expired"."""
-
-    scim_type = "expiredCursor"
-
-
-class InvalidCount(ScimError):
-    """RFC 9865 section 2.1, Table 3: 400, "Count value is invalid"."""
-
-    scim_type = "invalidCount"
 
 
 @dataclass

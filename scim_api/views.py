@@ -10,13 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from directory.db.query_memory import QueryMemory
-from directory.errors import (
-    AlreadyExists,
-    DoesNotExist,
-    InvalidIdentifier,
-    InvalidReference,
-    VersionMismatch,
-)
 from directory.services.audit import Actor
 from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
@@ -24,10 +17,7 @@ from scim_api.errors import (
     InvalidFilter,
     InvalidSyntax,
     InvalidValue,
-    NotFound,
     NotImplementedScim,
-    PreconditionFailed,
-    Uniqueness,
     exception_handler,
     scim_json_response,
 )
@@ -54,23 +44,6 @@ SEARCH_PARAMETERS = (
 )
 _REQUEST_ID = re.compile(r"^[\w.:-]{1,64}$")
 
-# Service refusals, as SCIM errors.
-SERVICE_ERRORS = {
-    DoesNotExist: NotFound,
-    AlreadyExists: Uniqueness,
-    InvalidReference: InvalidValue,
-    InvalidIdentifier: InvalidValue,
-    VersionMismatch: PreconditionFailed,
-}
-
-
-def scim_exception_handler(exc, context):
-    for service_error, scim_error in SERVICE_ERRORS.items():
-        if isinstance(exc, service_error):
-            exc = scim_error(exc.message)
-            break
-    return exception_handler(exc, context)
-
 
 class ScimView(APIView):
     authentication_classes = [ScimBearerAuthentication]
@@ -81,7 +54,7 @@ class ScimView(APIView):
     content_negotiation_class = ScimContentNegotiation
 
     def get_exception_handler(self):
-        return scim_exception_handler
+        return exception_handler
 
     def initial(self, request, *args, **kwargs):
         given = request.META.get("HTTP_X_REQUEST_ID", "")
@@ -372,7 +345,6 @@ class BulkView(ScimView):
                 tenant=self.tenant,
                 actor=self.actor,
                 base_url=self.base_url,
-                service_errors=SERVICE_ERRORS,
             )
         )
 
