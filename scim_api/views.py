@@ -2,34 +2,30 @@
 
 import re
 import uuid
-from functools import partial
+from itertools import groupby
+from operator import itemgetter
 
-from django.db.models import QuerySet
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from directory.db.query_memory import QueryMemory
 from directory.services.audit import Actor
 from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
 from scim_api.errors import (
-    InvalidFilter,
     InvalidSyntax,
     InvalidValue,
     NotImplementedScim,
     exception_handler,
     scim_json_response,
 )
-from scim_api.filters import column_equality, filtered
+from scim_api.listing import ResourceList, list_projection, resource_list, resources_search
 from scim_api.negotiation import ScimContentNegotiation
-from scim_api.paging import Page, cursor_page, index_page, page_bounds, wants_cursor
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
 from scim_api.resources import RESOURCES
 from scim_api.schema import LIST_RESPONSE
-from scim_api.sorting import Sort, parse_sort
 from scim_api.throttling import TokenRateThrottle
 
 SEARCH_PARAMETERS = (
@@ -95,94 +91,29 @@ class ResourceView(ScimView):
 
     def query(self, handler, params) -> dict:
         """A ListResponse for GET on the endpoint and for POST .search (same parameters, RFC 9865
-        section 3). Index paging unless the request has a cursor, empty for the first page (RFC 9865
-        section 2.4: index stays the default); a cursor-paged response has nextCursor except on the
-        last page, previousCursor except on the first, and no startIndex (RFC 9865 section 2)."""
+        section 3): the page ``resource_list`` selects, rendered."""
+        projection = list_projection(handler, params)
+        found = resource_list(tenant=self.tenant, handler=handler, params=params, projection=projection)
+        return self.list_body(found, {handler: projection})
 
-        text, projection = self._filter_text(params), self._projection(handler, params)
-        page = self._column_lookup(handler, text, params, projection)
-        if page is not None:
-            return self._index_body(handler, page, projection)
-        queryset, sort = self._queryset(handler, params)
-        memory = QueryMemory(self.tenant, (handler.resource_type.name, text or ""))
-        if wants_cursor(params):
-            scope = (str(self.tenant.pk), handler.resource_type.name, text or "")
-            # A cursor holds the last resource's sort key: its rows must carry it.
-            readable = partial(
-                handler.readable, projection=projection, sort_key=sort.by is not None, searched=bool(text)
-            )
-            cursor = cursor_page(
-                queryset, sort, params, scope=scope, total_of=memory.count, readable=readable
-            )
-            body = {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": cursor.total,
-                "itemsPerPage": len(cursor.items),
-            }
-            if cursor.previous_cursor:
-                body["previousCursor"] = cursor.previous_cursor
-            if cursor.next_cursor:
-                body["nextCursor"] = cursor.next_cursor
-            body["Resources"] = handler.render_many(self.tenant, cursor.items, projection, self.base_url)
-            return body
-        page = index_page(
-            sort.apply(queryset),
-            params,
-            total_of=memory.count,
-            readable=partial(handler.readable, projection=projection, searched=bool(text)),
-            positions=memory if sort.by is None and not sort.descending else None,
-        )
-        return self._index_body(handler, page, projection)
-
-    # The parameters read once for every query, of one resource type or of all (/.search): each
-    # endpoint refuses a parameter alike.
-
-    def _filter_text(self, params) -> str | None:
-        text = params.get("filter")
-        if text not in (None, "") and not isinstance(text, str):
-            raise InvalidFilter("filter must be a string.")
-        return text or None
-
-    def _projection(self, handler, params) -> Projection:
-        return Projection.from_params(
-            handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
-        )
-
-    def _queryset(self, handler, params) -> tuple[QuerySet, Sort]:
-        """The tenant's resources of ``handler``'s type that the filter selects, annotated with
-        the sort key, and the Sort to order them by."""
-        text = self._filter_text(params)
-        queryset = handler.queryset(self.tenant)
-        if text:
-            queryset = filtered(handler.resource_type, text, tenant=self.tenant, queryset=queryset)
-        return parse_sort(handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder"))
-
-    def _index_body(self, handler, page: Page, projection: Projection) -> dict:
-        return {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": page.total,
-            "startIndex": page.start_index,
-            "itemsPerPage": len(page.items),
-            "Resources": handler.render_many(self.tenant, page.items, projection, self.base_url),
-        }
-
-    def _column_lookup(self, handler, text, params, projection) -> Page | None:
-        """The first page of ``filter=<attribute> eq "<value>"`` on a column (``column_equality``),
-        unsorted, read by the handler's prepared query: the lookup identity providers send before
-        every write, in one statement that needs no compiling. None when the request is not that,
-        or its page is full (then totalResults needs counting, and the general path does it)."""
-        if not text or not hasattr(handler, "find") or wants_cursor(params):
-            return None
-        if params.get("sortBy") not in (None, "") or params.get("sortOrder") not in (None, ""):
-            return None
-        start, count = page_bounds(params)
-        equality = column_equality(handler.resource_type, text) if start == 1 and count else None
-        if equality is None:
-            return None
-        items = handler.find(self.tenant, *equality, count=count, projection=projection)
-        if items is None or len(items) >= count:
-            return None
-        return Page(total=len(items), start_index=1, items=items)
+    def list_body(self, found: ResourceList, projections: dict) -> dict:
+        """A ListResponse (RFC 7644 section 3.4.2): with index paging startIndex; with cursor
+        paging nextCursor except on the last page, previousCursor except on the first, and no
+        startIndex (RFC 9865 section 2)."""
+        body: dict = {"schemas": [LIST_RESPONSE], "totalResults": found.total}
+        if found.start_index is not None:
+            body["startIndex"] = found.start_index
+        body["itemsPerPage"] = len(found.items)
+        if found.previous_cursor:
+            body["previousCursor"] = found.previous_cursor
+        if found.next_cursor:
+            body["nextCursor"] = found.next_cursor
+        resources: list[dict] = []
+        for handler, run in groupby(found.items, key=itemgetter(0)):
+            items = [item for _, item in run]
+            resources += handler.render_many(self.tenant, items, projections[handler], self.base_url)
+        body["Resources"] = resources
+        return body
 
     def resource_response(self, handler, instance, status=200):
         body = handler.render(self.tenant, instance, self.projection(handler.resource_type), self.base_url)
@@ -226,54 +157,15 @@ class SearchView(ResourceView):
 
 
 class RootSearchView(SearchView):
-    """POST /.search: every resource type at once, Users then Groups (Groups then Users, each
-    newest first, with "sortOrder": "descending"). A filter attribute that a type does not have
-    matches none of that type's resources (RFC 7644 section 3.4.3). Its parameters are read as
-    each type's own search reads them (``query``), so that both refuse a request alike."""
+    """POST /.search: every resource type at once, Users then Groups (``resources_search``). Its
+    parameters are read as each type's own search reads them, so that both refuse a request alike."""
 
     def post(self, request, **kwargs):
         params = self.search_params(request.data)
-        if params.get("sortBy") or params.get("cursor") is not None:
-            raise InvalidValue(
-                "sortBy and cursor apply to one resource type: use /Users/.search or /Groups/.search."
-            )
-        start, count = page_bounds(params)
-        searched, unknown = [], []
-        for handler in RESOURCES.values():
-            projection = self._projection(handler, params)
-            try:
-                queryset, sort = self._queryset(handler, params)
-            except InvalidFilter as error:
-                if "is not an attribute of" not in error.detail:
-                    raise
-                unknown.append(error)
-                continue
-            searched.append((handler, sort.apply(queryset), projection))
-        if unknown and len(unknown) == len(RESOURCES):
-            raise InvalidFilter(
-                f"No resource type has that attribute: {'; '.join(e.detail for e in unknown)}"
-            )
-        if sort.descending:
-            searched.reverse()
-        total, resources, skip = 0, [], start - 1
-        for handler, queryset, projection in searched:
-            matched = queryset.count()
-            total += matched
-            take = max(0, min(count - len(resources), matched - skip))
-            if take:
-                readable = handler.readable(queryset, projection, searched=True)
-                items = list(readable[skip : skip + take])
-                resources += handler.render_many(self.tenant, items, projection, self.base_url)
-            skip = max(0, skip - matched)
-        return Response(
-            {
-                "schemas": [LIST_RESPONSE],
-                "totalResults": total,
-                "startIndex": start,
-                "itemsPerPage": len(resources),
-                "Resources": resources,
-            }
+        found, projections = resources_search(
+            tenant=self.tenant, handlers=list(RESOURCES.values()), params=params
         )
+        return Response(self.list_body(found, projections))
 
 
 class ResourceDetailView(ResourceView):

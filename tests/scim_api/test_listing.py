@@ -158,7 +158,7 @@ def test_pages_from_remembered_positions_are_the_pages_offset_reads(scim, monkey
     ],
 )
 def test_prepared_column_lookups_answer_as_the_general_path(scim, monkeypatch, query):
-    """``userName eq``/``externalId eq`` are read by a prepared query (views._column_lookup): the
+    """``userName eq``/``externalId eq`` are read by a prepared query (listing._column_lookup): the
     same resources, totals and rendering as the general filter path."""
     alice = scim.create_user("alice@example.com", externalId="shared", displayName="Alice")
     scim.create_user("bob@example.com", externalId="shared")
@@ -167,6 +167,6 @@ def test_prepared_column_lookups_answer_as_the_general_path(scim, monkeypatch, q
     assert scim.delete(f"/Users/{gone['id']}").status_code == 204
     scim.create_group("Team", members=[alice["id"]])
     prepared = body_of(scim.get(f"/Users?{query}"))
-    monkeypatch.setattr("scim_api.views.column_equality", lambda *args: None)
+    monkeypatch.setattr("scim_api.listing.column_equality", lambda *args: None)
     general = body_of(scim.get(f"/Users?{query}"))
     assert prepared == general
