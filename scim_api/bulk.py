@@ -50,6 +50,7 @@ from directory.errors import ServiceError
 from directory.identifiers import parse_id
 from directory.services.audit import Actor
 from directory.services.locks import transaction_conflict
+from scim_api.bindings import BY_ENDPOINT
 from scim_api.errors import (
     InvalidPath,
     InvalidSyntax,
@@ -77,7 +78,9 @@ _OPERATION_KEYS = {
     "data": "data",
 }
 _REQUEST_KEYS = {"schemas", "operations", "failonerrors"}
-_PATH = re.compile(r"^/?(?P<endpoint>Users|Groups)(?:/(?P<id>[^/?#]+))?/?$")
+_ENDPOINTS = "|".join(re.escape(endpoint) for endpoint in BY_ENDPOINT)
+_PATH = re.compile(rf"^/?(?P<endpoint>{_ENDPOINTS})(?:/(?P<id>[^/?#]+))?/?$")
+_TARGETS = ", ".join(f"/{e}" for e in BY_ENDPOINT) + ", " + ", ".join(f"/{e}/{{id}}" for e in BY_ENDPOINT)
 MAX_BULK_ID_LENGTH = 200
 # A bulkId inside a longer string ends at the first separator (or after more characters than a
 # bulkId may have, which then names no bulkId).
@@ -110,7 +113,7 @@ class Operation:
     method: str | None = None  # upper-cased when it is a string, for the response
     bulk_id: str | None = None
     version: str | None = None
-    endpoint: str | None = None  # "Users" or "Groups"
+    endpoint: str | None = None  # a binding's endpoint: "Users", "Groups"
     target: str | None = None  # the id in the path, possibly "bulkId:<id>"
     data: Any = None
     error: ScimError | None = None  # found while parsing: the operation fails without running
@@ -257,10 +260,7 @@ def _fill(op: Operation, item: Any) -> None:
         raise InvalidSyntax(f"{label}.path is required: a string such as /Users or /Users/{{id}}.")
     match = _PATH.match(path.strip())
     if match is None:
-        raise InvalidPath(
-            f"{label}.path {path!r} is not a bulk target: "
-            "use /Users, /Groups, /Users/{id} or /Groups/{id}."
-        )
+        raise InvalidPath(f"{label}.path {path!r} is not a bulk target: use {_TARGETS}.")
     op.endpoint, op.target = match.group("endpoint"), match.group("id")
     if op.target is not None and not op.target.startswith(PREFIX):
         op.resource_id = op.target  # the location of the response, even if the operation fails

@@ -7,10 +7,12 @@ Parsing is scim2-models' lark grammar (``ScimFilter``); this module only walks i
   value's key against it (indexed; userName's and emails.value's are identifier keys, RFC 8265,
   ``directory.identifiers.lookup_key``: a look-alike of a name finds that user), others use the
   database's case-insensitive lookups;
-- elements of multi-valued attributes are ``UserValue`` rows, matched with ``EXISTS``; a value
-  filter ``emails[type eq "work" and value co "@x"]`` is one ``EXISTS`` whose conditions all hold
-  for the same element;
-- ``groups`` (a user's, direct or through nesting) and ``members`` (a group's) are memberships.
+- elements of multi-valued attributes are rows of the binding's values table (``UserValue``),
+  matched with ``EXISTS``; a value filter ``emails[type eq "work" and value co "@x"]`` is one
+  ``EXISTS`` whose conditions all hold for the same element;
+- derived attributes are what their binding's resolver says (``scim_api.bindings``): ``groups``
+  (a user's, direct or through nesting) and ``members`` (a group's) are memberships, ``manager``
+  a foreign key, ``meta`` and ``id`` columns.
 
 A filter that names an unknown attribute, compares a type with an operator that does not fit it,
 or is too large is refused with ``invalidFilter``; nothing is ever treated as "match all".
@@ -55,8 +57,9 @@ from scim2_models.path import (
 )
 
 from directory.identifiers import key_function, parse_id
-from directory.models import Membership, UserValue, casefold_key
+from directory.models import casefold_key
 from directory.selectors import group_descendants
+from scim_api.bindings import Binding, Identity, MemberOf, Members, Metadata, Reference, binding_of
 from scim_api.errors import InvalidFilter
 from scim_api.etags import NO_VERSION, is_version_tag, version_of
 from scim_api.schema import Attribute, AttributePath, ResourceType
@@ -93,10 +96,6 @@ _INSENSITIVE = {
     "startswith": "istartswith",
     "endswith": "iendswith",
 }
-# Columns that hold a casefolded copy of a case-insensitive attribute.
-KEY_COLUMNS = {"user_name": "user_name_key", "display_name": "display_name_key"}
-# UserValue columns for the usual sub-attributes of a multi-valued attribute.
-VALUE_COLUMNS = {"type": "type", "primary": "primary", "display": "display"}
 # Conditions that always / never hold. Not ``Q()``: Django drops an empty Q from ``a | Q()``
 # (leaving ``a``), and ``~Q()`` filters nothing, so ``not (id pr)`` would match everything.
 MATCH_ALL = Q(pk__isnull=False)
@@ -193,7 +192,7 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
         return None  # compile_filter says why
     if attribute.case_exact:
         return attribute.field, value
-    key = KEY_COLUMNS.get(attribute.field)
+    key = binding_of(resource_type).key_columns.get(attribute.field)
     return (key, key_function(attribute.field)(value)) if key else None
 
 
@@ -252,6 +251,7 @@ def _name(path: AttrPath) -> str:
 class QueryCompiler(FilterVisitor[Q]):
     def __init__(self, resource_type: ResourceType):
         self.resource_type = resource_type
+        self.binding: Binding = binding_of(resource_type)
         self.reads_data = False  # whether compiling looked up data (see ``filtered``)
 
     # --- structure ---------------------------------------------------------------------------
@@ -307,11 +307,15 @@ class QueryCompiler(FilterVisitor[Q]):
                 assigned = element.exists(element.condition(sub_name, op, None, present=True))
                 return assigned if op == CompareOperator.ne else ~assigned
             return element.exists(element.condition(sub_name, op, value, present))
-        if attribute.name == "meta":
-            return self._meta(path, op, value, present)
+        resolver = self.binding.resolver(attribute)
+        if isinstance(resolver, Metadata):
+            return self._meta(resolver, path, op, value, present)
+        if isinstance(resolver, Identity):
+            return self._id(resolver, path, op, value, present)
         if attribute.type == "complex":
-            if attribute.name == "manager" and sub is None and present:
-                return Q(manager__isnull=False)  # its columns are a UUID, never "": not _column
+            if isinstance(resolver, Reference) and sub is None and present:
+                # Its columns are a UUID, never "": not _column.
+                return Q(**{f"{resolver.field}__isnull": False})
             if sub is None:
                 if present:
                     return _any(
@@ -325,11 +329,9 @@ class QueryCompiler(FilterVisitor[Q]):
                 raise InvalidFilter(
                     f"{path} is complex: compare one of its sub-attributes, e.g. {path}.{example}."
                 )
-            if attribute.name == "manager":
-                return self._manager(path, op, value, present)
+            if isinstance(resolver, Reference):
+                return self._reference(resolver, path, op, value, present)
             return self._column(sub, sub.field, op, value, present)
-        if attribute.name == "id":
-            return self._id(path, op, value, present)
         return self._column(attribute, attribute.field, op, value, present)
 
     def _column(self, attribute: Attribute, field: str | None, op, value, present: bool) -> Q:
@@ -351,11 +353,11 @@ class QueryCompiler(FilterVisitor[Q]):
             op,
             value,
             case_exact=attribute.case_exact,
-            key=KEY_COLUMNS.get(field),
+            key=self.binding.key_columns.get(field),
             fold=key_function(field),
         )
 
-    def _id(self, path, op, value, present: bool) -> Q:
+    def _id(self, resolver: Identity, path, op, value, present: bool) -> Q:
         if present:
             return MATCH_ALL
         value = _check_value(path.attribute, op, value)
@@ -364,37 +366,35 @@ class QueryCompiler(FilterVisitor[Q]):
         pk = _exact_id(value) if op in (CompareOperator.eq, CompareOperator.ne) else parse_id(value)
         if pk is None:
             return MATCH_NONE if op != CompareOperator.ne else MATCH_ALL
-        return compare("pk", op, pk, case_exact=True)
+        return compare(resolver.column, op, pk, case_exact=True)
 
-    def _manager(self, path, op, value, present: bool) -> Q:
+    def _reference(self, ref: Reference, path, op, value, present: bool) -> Q:
         sub = path.sub_attribute
+        is_set = Q(**{f"{ref.field}__isnull": False})
         if sub.name == "value":
             if present:
-                return Q(manager__isnull=False)
+                return is_set
             value = _check_value(sub, op, value)
             if op not in (CompareOperator.eq, CompareOperator.ne):
                 raise InvalidFilter(f"{path} supports eq, ne and pr.")
             pk = _exact_id(value)
-            q = Q(manager_id=pk) if pk else (Q(manager__isnull=True) if value is None else MATCH_NONE)
+            unset = Q(**{f"{ref.field}__isnull": True})
+            q = Q(**{ref.column: pk}) if pk else (unset if value is None else MATCH_NONE)
             return q if op == CompareOperator.eq else ~q
         if sub.name == "displayName":
-            assigned = Q(manager__isnull=False) & ~Q(manager__display_name="")
+            display = f"{ref.field}__{ref.display}"
+            assigned = is_set & ~Q(**{display: ""})
             if present:
                 return assigned
             value = _check_value(sub, op, value)
             if value is None:
                 return ~assigned if op == CompareOperator.eq else assigned
             return compare_assigned(
-                assigned,
-                "manager__display_name",
-                op,
-                value,
-                case_exact=False,
-                key="manager__display_name_key",
+                assigned, display, op, value, case_exact=False, key=f"{ref.field}__{ref.display_key}"
             )
         raise InvalidFilter(f"{path} cannot be used in a filter.")
 
-    def _meta(self, path, op, value, present: bool) -> Q:
+    def _meta(self, meta: Metadata, path, op, value, present: bool) -> Q:
         sub = path.sub_attribute
         if sub is None:
             if present:
@@ -405,8 +405,8 @@ class QueryCompiler(FilterVisitor[Q]):
         if present:
             return MATCH_ALL
         value = _check_value(sub, op, value)
-        if sub.name in ("created", "lastModified"):
-            field = "created_at" if sub.name == "created" else "updated_at"
+        field = meta.column(sub.name)
+        if field is not None:
             return compare(field, op, _datetime(value, str(path)), case_exact=True)
         if sub.name == "resourceType":
             if op not in (CompareOperator.eq, CompareOperator.ne):
@@ -419,7 +419,7 @@ class QueryCompiler(FilterVisitor[Q]):
                 raise InvalidFilter('meta.version supports eq and ne with a version like W/"3".')
             version = version_of(tag)
             # A tag no version can equal (2**64, 5,000 digits) matches nothing, as in If-Match.
-            q = Q(version=version) if version != NO_VERSION else MATCH_NONE
+            q = Q(**{meta.version: version}) if version != NO_VERSION else MATCH_NONE
             return q if op == CompareOperator.eq else ~q
         raise InvalidFilter(f"{path} cannot be used in a filter.")
 
@@ -429,19 +429,25 @@ class ElementCompiler(FilterVisitor[Q]):
 
     def __init__(self, parent: QueryCompiler, path: AttributePath):
         self.parent, self.path, self.attribute = parent, path, path.attribute
-        self.kind = _element_kind(parent.resource_type, path.attribute)
+        binding = parent.binding
+        self.values = binding.values if path.attribute.field else None
+        self.resolver = binding.resolver(path.attribute)
+        if self.values is None and not isinstance(self.resolver, Members | MemberOf):
+            raise InvalidFilter(f"{path.attribute.name} cannot be used in a filter.")
 
     def exists(self, condition: Q) -> Q:
-        if self.kind == "values":
+        if self.values is not None:
             # The tenant too: PostgreSQL then knows it, and finds values by the (tenant, attribute,
             # value_key) index rather than scanning every tenant's values.
-            rows = UserValue.objects.filter(
-                tenant=OuterRef("tenant"), user=OuterRef("pk"), attribute=self.attribute.field
+            values = self.values
+            rows = values.model.objects.filter(
+                tenant=OuterRef("tenant"),
+                **{values.owner: OuterRef("pk"), values.attribute: self.attribute.field},
             )
-        elif self.kind == "members":
-            rows = Membership.objects.filter(group=OuterRef("pk"))
-        else:  # a user's groups
-            rows = Membership.objects.filter(member_user=OuterRef("pk"))
+        elif isinstance(self.resolver, Members):
+            rows = self.resolver.through.objects.filter(**{self.resolver.owner: OuterRef("pk")})
+        else:  # MemberOf: a user's groups
+            rows = self.resolver.through.objects.filter(**{self.resolver.column: OuterRef("pk")})
         return Q(Exists(rows.filter(condition)))
 
     def visit_logical_expr(self, node: LogicalExpr) -> Q:
@@ -472,11 +478,11 @@ class ElementCompiler(FilterVisitor[Q]):
         label = f"{self.attribute.name}.{sub.name}"
         if not present:
             value = _check_value(sub, op, value, label)
-        if self.kind == "members":
-            return _member_condition(sub.name, op, value, present, label, member_field="member")
-        if self.kind == "groups":
+        if isinstance(self.resolver, Members) and self.values is None:
+            return _member_condition(self.resolver, sub.name, op, value, present, label)
+        if isinstance(self.resolver, MemberOf) and self.values is None:
             return _group_condition(self.parent, sub.name, op, value, present, label)
-        column = VALUE_COLUMNS.get(sub.name)
+        column = self.values.columns.get(sub.name)
         if column == "primary":
             # A boolean column: an element without "primary" is not primary, so the value is
             # always assigned (as for active).
@@ -512,24 +518,17 @@ class ElementCompiler(FilterVisitor[Q]):
         return compare_assigned(assigned, field, op, value, case_exact=case_exact, key=key, fold=fold)
 
 
-def _element_kind(resource_type: ResourceType, attribute: Attribute) -> str:
-    if attribute.field:
-        return "values"
-    if resource_type.name == "Group" and attribute.name == "members":
-        return "members"
-    if resource_type.name == "User" and attribute.name == "groups":
-        return "groups"
-    raise InvalidFilter(f"{attribute.name} cannot be used in a filter.")
-
-
-def _member_condition(sub: str, op, value, present: bool, label: str, member_field: str) -> Q:
+def _member_condition(members: Members, sub: str, op, value, present: bool, label: str) -> Q:
+    """A condition on one membership of a group: its member is one of the member types the
+    binding's ``Members`` allows, each a column of the membership."""
+    columns = members.columns
     if sub == "value":
         if present:
             return MATCH_ALL
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
         pk = _exact_id(value)
-        q = Q(member_user_id=pk) | Q(member_group_id=pk) if pk else MATCH_NONE
+        q = _any([Q(**{f"{column}_id": pk}) for column in columns.values()]) if pk else MATCH_NONE
         return q if op == CompareOperator.eq else ~q
     if sub == "type":
         if present:
@@ -537,37 +536,31 @@ def _member_condition(sub: str, op, value, present: bool, label: str, member_fie
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilter(f"{label} supports eq, ne and pr.")
         kind = str(value).lower() if value is not None else ""
-        q = (
-            Q(member_user__isnull=False)
-            if kind == "user"
-            else Q(member_group__isnull=False)
-            if kind == "group"
-            else MATCH_NONE
-        )
+        q = _any([Q(**{f"{c}__isnull": False}) for name, c in columns.items() if name.lower() == kind])
         return q if op == CompareOperator.eq else ~q
     if sub == "display":
-        user = Q(member_user__isnull=False) & ~Q(member_user__display_name="")
-        group = Q(member_group__isnull=False) & ~Q(member_group__display_name="")
+        assigned = {
+            c: Q(**{f"{c}__isnull": False}) & ~Q(**{f"{c}__display_name": ""}) for c in columns.values()
+        }
         if present:
-            return user | group
+            return _any(list(assigned.values()))
         if value is None:
-            return ~(user | group) if op == CompareOperator.eq else user | group
+            anyone = _any(list(assigned.values()))
+            return ~anyone if op == CompareOperator.eq else anyone
         if op == CompareOperator.ne:  # not "either side differs": one side is always missing
-            return ~_member_condition(sub, CompareOperator.eq, value, present, label, member_field)
-        return compare_assigned(
-            user,
-            "member_user__display_name",
-            op,
-            value,
-            case_exact=False,
-            key="member_user__display_name_key",
-        ) | compare_assigned(
-            group,
-            "member_group__display_name",
-            op,
-            value,
-            case_exact=False,
-            key="member_group__display_name_key",
+            return ~_member_condition(members, sub, CompareOperator.eq, value, present, label)
+        return _any(
+            [
+                compare_assigned(
+                    condition,
+                    f"{column}__display_name",
+                    op,
+                    value,
+                    case_exact=False,
+                    key=f"{column}__display_name_key",
+                )
+                for column, condition in assigned.items()
+            ]
         )
     raise InvalidFilter(f"{label} cannot be used in a filter.")
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from scim_api.bindings import binding_of
 from scim_api.schema import (
     BULK_REQUEST,
     BULK_RESPONSE,
@@ -278,7 +279,7 @@ def _paths() -> dict[str, Any]:
             ),
             "patch": _operation(
                 f"Change a {name}",
-                ok=(200, name) if name == "User" else (204, None),
+                ok=(200, name) if binding_of(resource_type).patch_returns_resource else (204, None),
                 body="PatchOp",
                 parameters=write,
                 errors=(404, 409, 412, 413),

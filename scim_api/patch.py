@@ -29,6 +29,7 @@ from scim2_models.path import (
 
 from directory.identifiers import key_function
 from directory.models import casefold_key
+from scim_api.bindings import Members, binding_of
 from scim_api.documents import (
     normalize_attributes,
     normalize_schema_attributes,
@@ -262,8 +263,9 @@ def _apply_pathless(resource_type, doc, operation: Operation, members: MemberCha
     if not isinstance(operation.value, dict):
         raise InvalidValue(f"{label}: without a path, value must be an object of attributes.")
     value = dict(operation.value)
-    member_key = next((k for k in value if k.lower() == "members"), None)
-    if member_key is not None and resource_type.name == "Group":
+    members_of = binding_of(resource_type).derived
+    member_key = next((k for k in value if isinstance(members_of.get(k.lower()), Members)), None)
+    if member_key is not None:
         _member_op(operation.op, None, value.pop(member_key), members, label)
     for key in [k for k in value if k.lower() == "schemas"]:
         value.pop(key)
@@ -350,7 +352,7 @@ def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges
         return
     target = _target(resource_type, operation.path)
     path, attribute = target.path, target.path.attribute
-    if resource_type.name == "Group" and attribute.name == "members":
+    if binding_of(resource_type).members(attribute):
         _member_op(operation.op, target, operation.value, members, label)
         return
     if attribute.read_only or (path.sub_attribute and path.sub_attribute.read_only):

@@ -191,7 +191,7 @@ def _parse(resource_type: ResourceType, raw: Any, label: str) -> tuple[Attribute
     for name in names:
         extension = resource_type.extension(name)
         if extension is not None:  # a whole extension schema: every one of its attributes
-            paths.extend(AttributePath(extension, a) for a in extension.attributes)
+            paths.extend(AttributePath(extension, a, in_extension=True) for a in extension.attributes)
             continue
         path = resource_type.resolve(name)
         # An unknown name selects nothing (RFC 7644 section 3.9 defines no error for it): an IdP

@@ -1,5 +1,11 @@
-"""Users and Groups as SCIM resources: reading, rendering and writing each through the directory's
-selectors and services. The views are generic over these two handlers."""
+"""Resources as SCIM sees them: reading, rendering and writing each resource type through the
+directory's selectors and services, by its binding (``scim_api.bindings``).
+
+``ResourceHandler`` is what every type shares (its queryset, the document of a stored resource
+with ``id``, ``schemas`` and ``meta``, the references it renders as locations, the checks of a
+full replace, delete); each type's handler adds its writes and the derived attributes it reads
+(a user's groups, a group's members). The views, Bulk and the list selectors are generic over
+``RESOURCES``, keyed by endpoint."""
 
 from __future__ import annotations
 
@@ -15,36 +21,85 @@ from directory.services import groups as group_services
 from directory.services import users as user_services
 from directory.services.audit import Actor
 from directory.services.groups import MemberRef
+from scim_api.bindings import BINDINGS, GROUP_BINDING, USER_BINDING, Binding, Reference
 from scim_api.documents import normalize_resource
 from scim_api.errors import InvalidValue, Mutability
 from scim_api.patch import apply_operations, member_refs, parse_operations
 from scim_api.projection import Projection
-from scim_api.schema import ENTERPRISE_USER, GROUP, USER, ResourceType
+from scim_api.schema import ENTERPRISE_USER, ResourceType
 from scim_api.sorting import SORT_KEY
 from scim_api.storage import document_from_instance, fields_from_document, stored_fields
 
 
-def meta(resource_type: ResourceType, instance, base_url: str) -> dict[str, Any]:
-    return {
-        "resourceType": resource_type.name,
-        "created": iso_utc(instance.created_at),
-        "lastModified": iso_utc(instance.updated_at),
-        "location": f"{base_url}{resource_type.endpoint}/{instance.pk}",
-        "version": instance.etag,
-    }
+class ResourceHandler:
+    def __init__(self, binding: Binding) -> None:
+        self.binding = binding
+        self.resource_type: ResourceType = binding.resource_type
+        self.model = binding.model
+        self.patch_returns_resource = binding.patch_returns_resource
+        # (extension URN or None for the core schema, attribute name, target endpoint) of each
+        # reference the binding declares (``Reference``), rendered with its location.
+        self._references = [
+            (
+                None if schema is binding.resource_type.schema else schema.id,
+                name,
+                BINDINGS[ref.target].endpoint,
+            )
+            for name, ref in binding.derived.items()
+            if isinstance(ref, Reference)
+            for schema in binding.resource_type.schemas
+            if schema.attribute(name)
+        ]
+
+    def queryset(self, tenant: Tenant) -> QuerySet:
+        return self.model.objects.filter(tenant=tenant)
+
+    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
+        """``queryset`` as what ``render_many`` takes (types read as rows override it)."""
+        return queryset
+
+    def render_many(self, tenant, instances, projection: Projection, base_url: str) -> list[dict]:
+        return [self.render(tenant, instance, projection, base_url) for instance in instances]
+
+    def render(self, tenant, instance, projection: Projection, base_url: str) -> dict:
+        return self.render_many(tenant, [instance], projection, base_url)[0]
+
+    def document(self, instance, doc: dict, base_url: str) -> dict:
+        """The resource's document from its stored attributes ``doc`` (``storage``): ``schemas``
+        (the core schema and each extension it has values of), ``id``, the references it holds as
+        locations (RFC 7643 section 2.3.7), and ``meta`` (section 3.1)."""
+        extensions = [s.id for s in self.resource_type.extensions if s.id in doc]
+        for container, name, endpoint in self._references:
+            value = (doc if container is None else doc.get(container, {})).get(name)
+            if value and "value" in value:
+                value["$ref"] = f"{base_url}/{endpoint}/{value['value']}"
+        return {
+            "schemas": [self.resource_type.schema.id, *extensions],
+            "id": str(instance.pk),
+            **doc,
+            "meta": self.meta(instance, base_url),
+        }
+
+    def meta(self, instance, base_url: str) -> dict[str, Any]:
+        return {
+            "resourceType": self.resource_type.name,
+            "created": iso_utc(instance.created_at),
+            "lastModified": iso_utc(instance.updated_at),
+            "location": f"{base_url}{self.resource_type.endpoint}/{instance.pk}",
+            "version": instance.etag,
+        }
+
+    def check_required(self, doc: dict) -> None:
+        for attribute in self.resource_type.schema.attributes:
+            if attribute.required and doc.get(attribute.name) in (None, ""):
+                raise InvalidValue(f'"{attribute.name}" is required for a {self.resource_type.name}.')
+
+    def fields(self, doc: dict) -> dict[str, Any]:
+        """Model field values of a full replace by ``doc`` (``storage.fields_from_document``)."""
+        return fields_from_document(self.resource_type, self.model, doc, replace=True)
 
 
-def _check_required(resource_type: ResourceType, doc: dict) -> None:
-    for attribute in resource_type.schema.attributes:
-        if attribute.required and doc.get(attribute.name) in (None, ""):
-            raise InvalidValue(f'"{attribute.name}" is required for a {resource_type.name}.')
-
-
-class UserResource:
-    resource_type = USER
-    model = User
-    patch_returns_resource = True  # Okta reads the user back from the PATCH response
-
+class UserResource(ResourceHandler):
     def queryset(self, tenant: Tenant) -> QuerySet:
         return selectors.users_visible(tenant=tenant)
 
@@ -70,7 +125,9 @@ class UserResource:
 
     def _rows(self, projection: Projection | None, annotations: tuple[str, ...] = ()):
         groups = projection is None or projection.includes("groups")
-        return selectors.user_rows(fields=stored_fields(USER), groups=groups, annotations=annotations)
+        return selectors.user_rows(
+            fields=stored_fields(self.resource_type), groups=groups, annotations=annotations
+        )
 
     def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
         """Documents of ``users``: model instances, or rows of ``readable``/``get``/``find``."""
@@ -87,39 +144,35 @@ class UserResource:
             for u in users
         ]
 
-    def render(self, tenant, user, projection: Projection, base_url: str) -> dict:
-        return self.render_many(tenant, [user], projection, base_url)[0]
-
     def _document(self, user, groups: list, manager_name: str | None, base_url: str, json_text) -> dict:
-        doc = document_from_instance(USER, user, json_text=json_text)
-        enterprise = doc.get(ENTERPRISE_USER)
-        if enterprise and "manager" in enterprise:
-            manager = enterprise["manager"]
-            manager["$ref"] = f"{base_url}/Users/{manager['value']}"
-            if manager_name:
-                manager["displayName"] = manager_name
+        doc = self.document(
+            user, document_from_instance(self.resource_type, user, json_text=json_text), base_url
+        )
+        manager = doc.get(ENTERPRISE_USER, {}).get("manager")
+        if manager and manager_name:
+            manager["displayName"] = manager_name
         if groups:
+            groups_at = f"{base_url}/{GROUP_BINDING.endpoint}"
             doc["groups"] = [
-                {"value": str(pk), "$ref": f"{base_url}/Groups/{pk}", "display": name, "type": kind}
+                {"value": str(pk), "$ref": f"{groups_at}/{pk}", "display": name, "type": kind}
                 for pk, name, kind in groups
             ]
-        schemas = [USER.schema.id] + ([ENTERPRISE_USER] if enterprise else [])
-        return {"schemas": schemas, "id": str(user.pk), **doc, "meta": meta(USER, user, base_url)}
+            doc["meta"] = doc.pop("meta")  # last, as in every document
+        return doc
 
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> User:
-        doc = normalize_resource(USER, body)
-        _check_required(USER, doc)
-        fields = fields_from_document(USER, User, doc, replace=True)
-        user = user_services.user_create(tenant=tenant, actor=actor, fields=fields)
+        doc = normalize_resource(self.resource_type, body)
+        self.check_required(doc)
+        user = user_services.user_create(tenant=tenant, actor=actor, fields=self.fields(doc))
         user.direct_groups = None  # a new user is in no group: nothing to read for its rendering
         return user
 
     def replace(self, tenant, actor, resource_id, body, expected_version):
         def replaced(current) -> dict:
-            doc = normalize_resource(USER, body)
-            _check_required(USER, doc)
+            doc = normalize_resource(self.resource_type, body)
+            self.check_required(doc)
             _check_id(body, resource_id)
-            return fields_from_document(USER, User, doc, replace=True)
+            return self.fields(doc)
 
         return self._update(tenant, actor, resource_id, replaced, expected_version)
 
@@ -127,12 +180,14 @@ class UserResource:
         operations = parse_operations(body)
 
         def patched(current) -> dict:
-            doc, _ = apply_operations(USER, document_from_instance(USER, current), operations)
-            _check_required(USER, doc)
-            fields = fields_from_document(USER, User, doc, replace=True)
+            doc, _ = apply_operations(
+                self.resource_type, document_from_instance(self.resource_type, current), operations
+            )
+            self.check_required(doc)
+            fields = self.fields(doc)
             if "active" not in doc:
                 # Removed (RFC 7644 section 3.5.2.2): unassigned, which is not active (suspended).
-                # Unlike PUT's omission (storage.KEPT_WHEN_OMITTED), a PATCH says what it changes.
+                # Unlike PUT's omission (Binding.kept_when_omitted), a PATCH says what it changes.
                 fields["active"] = None
             return fields
 
@@ -156,56 +211,45 @@ class UserResource:
         )
 
 
-class GroupResource:
-    resource_type = GROUP
-    model = Group
-    # A successful group PATCH answers 204 (RFC 7644 section 3.5.2 allows it; Entra expects it)
-    # unless the client asks for attributes: rendering the result would read the whole member
-    # list, making a one-member change cost O(members).
-    patch_returns_resource = False
-
-    def queryset(self, tenant: Tenant) -> QuerySet:
-        return Group.objects.filter(tenant=tenant)
-
-    def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
-        return queryset  # members are read per group, and only when asked for
+class GroupResource(ResourceHandler):
+    """Members are read per group, and only when asked for."""
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Group:
         return selectors.group_get(tenant=tenant, group_id=resource_id)
 
-    def render_many(self, tenant, groups, projection: Projection, base_url: str) -> list[dict]:
-        return [self.render(tenant, g, projection, base_url) for g in groups]
-
     def render(self, tenant, group, projection: Projection, base_url: str) -> dict:
-        doc = document_from_instance(GROUP, group)
+        doc = document_from_instance(self.resource_type, group)
         if projection.includes("members"):
             members = selectors.group_members(tenant=tenant, group_id=group.pk)
             if members:
                 doc["members"] = [
-                    {"value": str(pk), "$ref": f"{base_url}/{kind}s/{pk}", "display": display, "type": kind}
+                    {
+                        "value": str(pk),
+                        "$ref": f"{base_url}/{BINDINGS[kind].endpoint}/{pk}",
+                        "display": display,
+                        "type": kind,
+                    }
                     for kind, pk, display in members
                 ]
-        return projection.apply(
-            {"schemas": [GROUP.schema.id], "id": str(group.pk), **doc, "meta": meta(GROUP, group, base_url)}
-        )
+        return projection.apply(self.document(group, doc, base_url))
 
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> Group:
         doc, members = self._split_members(body)
-        _check_required(GROUP, doc)
-        fields = fields_from_document(GROUP, Group, doc, replace=True)
-        return group_services.group_create(tenant=tenant, actor=actor, fields=fields, members=members or [])
+        self.check_required(doc)
+        return group_services.group_create(
+            tenant=tenant, actor=actor, fields=self.fields(doc), members=members or []
+        )
 
     def replace(self, tenant, actor, resource_id, body, expected_version) -> Group:
         self.get(tenant, resource_id)
         doc, members = self._split_members(body)
-        _check_required(GROUP, doc)
+        self.check_required(doc)
         _check_id(body, resource_id)
-        fields = fields_from_document(GROUP, Group, doc, replace=True)
         return group_services.group_update(
             tenant=tenant,
             actor=actor,
             group_id=resource_id,
-            fields=fields,
+            fields=self.fields(doc),
             replace_members=members,
             expected_version=expected_version,
         )
@@ -213,9 +257,11 @@ class GroupResource:
     def patch(self, tenant, actor, resource_id, body, expected_version) -> Group:
         operations = parse_operations(body)
         current = self.get(tenant, resource_id)
-        doc, members = apply_operations(GROUP, document_from_instance(GROUP, current), operations)
-        _check_required(GROUP, doc)
-        fields = fields_from_document(GROUP, Group, doc, replace=True)
+        doc, members = apply_operations(
+            self.resource_type, document_from_instance(self.resource_type, current), operations
+        )
+        self.check_required(doc)
+        fields = self.fields(doc)
         # Only what the operations change: the rest was read without a lock, and writing it back
         # would undo a concurrent rename (Okta re-sends the name with membership changes). Member
         # changes are set operations.
@@ -244,7 +290,7 @@ class GroupResource:
             raw = body.pop(key) if key else None
         else:
             raw = None
-        doc = normalize_resource(GROUP, body)
+        doc = normalize_resource(self.resource_type, body)
         if raw is None:
             return doc, None
         return doc, [MemberRef(r["value"], r["type"]) for r in member_refs(raw, "members")]
@@ -262,4 +308,7 @@ def _check_id(body: Any, resource_id: str) -> None:
             raise Mutability(f'"id" is {given!r} in the body but {resource_id} in the URL; id is read-only.')
 
 
-RESOURCES = {"Users": UserResource(), "Groups": GroupResource()}
+RESOURCES: dict[str, ResourceHandler] = {
+    handler.binding.endpoint: handler
+    for handler in (UserResource(USER_BINDING), GroupResource(GROUP_BINDING))
+}

@@ -102,19 +102,18 @@ class Schema:
 
 @dataclass(frozen=True)
 class AttributePath:
-    """A resolved attribute path: the schema, the attribute and possibly one sub-attribute."""
+    """A resolved attribute path: the schema, the attribute and possibly one sub-attribute;
+    ``in_extension`` when the schema is an extension of the resource type, not its core schema
+    or the attributes common to all (RFC 7643 section 3.3)."""
 
     schema: Schema
     attribute: Attribute
     sub_attribute: Attribute | None = None
+    in_extension: bool = False
 
     @property
     def target(self) -> Attribute:
         return self.sub_attribute or self.attribute
-
-    @property
-    def in_extension(self) -> bool:
-        return self.schema.id not in (CORE_USER, CORE_GROUP)
 
     def __str__(self) -> str:
         prefix = f"{self.schema.id}:" if self.in_extension else ""
@@ -173,10 +172,11 @@ class ResourceType:
             attribute = COMMON.attribute(name)
         if attribute is None:
             return None
+        extension = schema is not self.schema
         if not sub_name:
-            return AttributePath(schema, attribute)
+            return AttributePath(schema, attribute, in_extension=extension)
         sub = attribute.sub(sub_name)
-        return AttributePath(schema, attribute, sub) if sub else None
+        return AttributePath(schema, attribute, sub, in_extension=extension) if sub else None
 
     def to_scim(self, location: str) -> dict[str, Any]:
         return {

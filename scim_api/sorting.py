@@ -14,9 +14,9 @@ from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
-from directory.models import UserValue
+from scim_api.bindings import Binding, Identity, Metadata, Reference, binding_of
 from scim_api.errors import InvalidValue
-from scim_api.filters import KEY_COLUMNS, CaseFold
+from scim_api.filters import CaseFold
 from scim_api.schema import ResourceType
 
 SORT_KEY = "scim_sort_key"
@@ -54,43 +54,49 @@ def parse_sort(resource_type: ResourceType, queryset: QuerySet, sort_by, sort_or
         path.attribute.type == "complex" and path.sub_attribute is None and not path.attribute.multi_valued
     ):
         raise InvalidValue(f"sortBy {sort_by!r} is not sortable; name a simple attribute or sub-attribute.")
-    return queryset.annotate(**{SORT_KEY: _key(path)}), Sort(descending=descending, by=str(path))
+    key = _key(binding_of(resource_type), path)
+    return queryset.annotate(**{SORT_KEY: key}), Sort(descending=descending, by=str(path))
 
 
-def _key(path):
+def _key(binding: Binding, path):
     attribute, sub = path.attribute, path.sub_attribute
-    if attribute.name == "meta":
-        if sub is None or sub.name not in ("created", "lastModified"):
+    resolver = binding.resolver(attribute)
+    if isinstance(resolver, Metadata):
+        column = resolver.column(sub.name) if sub else None
+        if column is None:
             raise InvalidValue(f"sortBy {path} is not sortable; sort by meta.created or meta.lastModified.")
-        return F("created_at" if sub.name == "created" else "updated_at")
-    if attribute.name == "id":
-        return F("pk")
+        return F(column)
+    if isinstance(resolver, Identity):
+        return F(resolver.column)
     if attribute.multi_valued:
-        if not attribute.field:
+        values = binding.values
+        if not attribute.field or values is None:
             raise InvalidValue(f"sortBy {path} is not sortable.")
-        column = {None: "value_key", "value": "value_key", "display": "display", "type": "type"}.get(
-            sub.name if sub else None
-        )
+        sortable = {None: "value_key", "value": "value_key"} | {
+            name: values.columns[name] for name in ("display", "type") if name in values.columns
+        }
+        column = sortable.get(sub.name if sub else None)
         if column is None:
             raise InvalidValue(f"sortBy {path} is not sortable; sort by {attribute.name}.value.")
-        primary_first = UserValue.objects.filter(user=OuterRef("pk"), attribute=attribute.field).order_by(
-            "-primary", "position"
+        elements = values.model.objects.filter(
+            **{values.owner: OuterRef("pk"), values.attribute: attribute.field}
         )
+        primary_first = elements.order_by("-primary", "position")
         value = Coalesce(column, "value", output_field=TextField()) if column == "value_key" else F(column)
         # An element without the sub-attribute (stored "") has no key: it sorts as unassigned.
         key = NullIf(value, Value(""), output_field=TextField())
         return Subquery(primary_first.annotate(k=key).values("k")[:1])
-    if attribute.name == "manager":
+    if isinstance(resolver, Reference):
         return (
-            NullIf(F("manager__display_name_key"), Value(""))
+            NullIf(F(f"{resolver.field}__{resolver.display_key}"), Value(""))
             if sub and sub.name == "displayName"
-            else F("manager_id")
+            else F(resolver.column)
         )
     field = (sub or attribute).field
     if field is None:
         raise InvalidValue(f"sortBy {path} is not sortable.")
-    if field in KEY_COLUMNS:
-        return NullIf(F(KEY_COLUMNS[field]), Value(""))
+    if field in binding.key_columns:
+        return NullIf(F(binding.key_columns[field]), Value(""))
     if (sub or attribute).type in ("string", "reference") and not (sub or attribute).case_exact:
         # SQLite's LOWER() folds ASCII only: "ÉMILE" and "émile" must tie there too.
         folded = CaseFold(field) if connection.vendor == "sqlite" else Lower(field)

@@ -2,13 +2,10 @@
 declares in the schema registry.
 
 What an omitted attribute means on a full replace (POST, PUT; RFC 7644 section 3.5.1 leaves it
-to the server): it is cleared, except
-
-- ``password``: writeOnly, so a client can never echo it back; omitted means unchanged;
-- ``active``: omitted means unchanged, so that a PUT built from a partial view can neither
-  re-enable a disabled account nor disable one by accident;
-- a group's ``members``: omitted means unchanged (``"members": []`` empties the group), so a
-  PUT of a group's name never drops 100,000 memberships.
+to the server): it is cleared, except the fields the binding keeps (``Binding.kept_when_omitted``,
+``scim_api.bindings``: a user's ``password`` and ``active``) and a group's ``members``, which the
+group handler keeps when omitted (``"members": []`` empties the group), so that a PUT of a group's
+name never drops 100,000 memberships.
 """
 
 from collections.abc import Callable
@@ -19,10 +16,8 @@ from typing import Any
 import orjson
 from django.db import models
 
+from scim_api.bindings import binding_of
 from scim_api.schema import Attribute, ResourceType, Schema
-
-KEPT_WHEN_OMITTED = {"password", "active"}
-
 
 _STORED: dict[str, tuple[tuple[Schema, Attribute], ...]] = {}
 
@@ -70,6 +65,7 @@ def fields_from_document(
     """Model field values for the attributes in ``doc``. With ``replace``, stored attributes that
     ``doc`` omits are cleared (see the module docstring for the exceptions)."""
     fields: dict[str, Any] = {}
+    binding = binding_of(resource_type)
     for schema, attribute in _stored(resource_type):
         if attribute.read_only:
             continue
@@ -78,10 +74,11 @@ def fields_from_document(
         if attribute.field:
             if value is not None:
                 fields[attribute.field] = value
-            elif replace and attribute.field not in KEPT_WHEN_OMITTED:
+            elif replace and attribute.field not in binding.kept_when_omitted:
                 fields[attribute.field] = _empty(model, attribute.field)
             continue
-        if value is not None and attribute.name == "manager" and "value" not in value and value.get("$ref"):
+        if value is not None and binding.reference(attribute) and "value" not in value and value.get("$ref"):
+            # A reference given by its location alone: the id is its last segment.
             value = {**value, "value": str(value["$ref"]).rstrip("/").rsplit("/", 1)[-1]}
         for sub in attribute.sub_attributes:  # a singular complex attribute stored in columns
             if not sub.field or sub.read_only:

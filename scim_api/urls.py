@@ -1,8 +1,10 @@
-"""SCIM routes, at /scim/v2/ (tenant from the token) and /scim/<tenant>/v2/ (tenant named too)."""
+"""SCIM routes, at /scim/v2/ (tenant from the token) and /scim/<tenant>/v2/ (tenant named too);
+each resource type's endpoint, its .search and its resources, from its binding."""
 
 from django.urls import include, path, re_path
 
 from scim_api import views
+from scim_api.bindings import BY_ENDPOINT
 
 endpoints = [
     re_path(r"^ServiceProviderConfigs?/?$", views.DiscoveryView.as_view(document="config")),
@@ -10,12 +12,17 @@ endpoints = [
     re_path(r"^ResourceTypes/(?P<name>[^/]+)/?$", views.DiscoveryView.as_view(document="resource_types")),
     re_path(r"^Schemas/?$", views.DiscoveryView.as_view(document="schemas")),
     re_path(r"^Schemas/(?P<name>[^/]+)/?$", views.DiscoveryView.as_view(document="schemas")),
-    re_path(r"^Users/?$", views.ResourceListView.as_view(resource="Users")),
-    re_path(r"^Users/\.search/?$", views.SearchView.as_view(resource="Users")),
-    re_path(r"^Users/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Users")),
-    re_path(r"^Groups/?$", views.ResourceListView.as_view(resource="Groups")),
-    re_path(r"^Groups/\.search/?$", views.SearchView.as_view(resource="Groups")),
-    re_path(r"^Groups/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource="Groups")),
+    *(
+        route
+        for endpoint in BY_ENDPOINT
+        for route in (
+            re_path(rf"^{endpoint}/?$", views.ResourceListView.as_view(resource=endpoint)),
+            re_path(rf"^{endpoint}/\.search/?$", views.SearchView.as_view(resource=endpoint)),
+            re_path(
+                rf"^{endpoint}/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(resource=endpoint)
+            ),
+        )
+    ),
     re_path(r"^\.search/?$", views.RootSearchView.as_view()),
     re_path(r"^Bulk/?$", views.BulkView.as_view()),
     re_path(r"^Me(?:/.*)?$", views.MeView.as_view()),

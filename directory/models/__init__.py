@@ -4,10 +4,9 @@ from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
 from directory.models.tenants import OffboardingPolicy, Tenant
 from directory.models.tokens import ScimToken
-from directory.models.users import MULTI_VALUED_FIELDS, User, UserState, UserValue
+from directory.models.users import User, UserState, UserValue
 
 __all__ = [
-    "MULTI_VALUED_FIELDS",
     "ActorType",
     "AuditEvent",
     "Group",

@@ -14,6 +14,8 @@ from directory.models.users import SHORT
 
 
 class Group(Versioned):
+    KEY_COLUMNS = {"display_name": "display_name_key"}  # as User.KEY_COLUMNS
+
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="groups")
     display_name = models.CharField(max_length=SHORT)
@@ -49,6 +51,10 @@ class Group(Versioned):
 
 
 class Membership(models.Model):
+    # The member types a membership can name, each by its own foreign key: resource type name ->
+    # column (a new member type is a column, its constraints, and an entry here).
+    MEMBER_COLUMNS = {"User": "member_user", "Group": "member_group"}
+
     tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="+")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
     # Indexed by membership_by_user / membership_by_group below, not twice by the foreign keys.

@@ -36,19 +36,24 @@ class UserState(models.TextChoices):
     DELETED = "deleted", "Deleted (hidden until purge)"
 
 
-MULTI_VALUED_FIELDS = (
-    "emails",
-    "phone_numbers",
-    "ims",
-    "photos",
-    "addresses",
-    "entitlements",
-    "roles",
-    "x509_certificates",
-)
-
-
 class User(Versioned):
+    # Storage facts the services and the SCIM binding (scim_api/bindings.py) both read, declared
+    # once: the casefolded key column of each case-insensitive lookup column; the JSON lists
+    # whose elements are copied into UserValue rows; and those of them whose values are
+    # references or binary, matched exactly (RFC 7643: caseExact true), so unkeyed.
+    KEY_COLUMNS = {"user_name": "user_name_key", "display_name": "display_name_key"}
+    MULTI_VALUED_FIELDS = (
+        "emails",
+        "phone_numbers",
+        "ims",
+        "photos",
+        "addresses",
+        "entitlements",
+        "roles",
+        "x509_certificates",
+    )
+    CASE_EXACT_VALUES = frozenset({"photos", "x509_certificates"})
+
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     # Not indexed alone: user_tenant_id and the other (tenant, ...) indexes lead with it.
     tenant = models.ForeignKey(
@@ -99,6 +104,7 @@ class User(Versioned):
     )
 
     # Attributes of schema extensions a tenant defines: {"<schema urn>": {"<attribute>": value}}.
+    # Not read or written yet: tenant-defined extensions (issue 18) store their values here.
     extensions = models.JSONField(default=dict, blank=True)
 
     # Lifecycle (driven by the lifecycle app). ``state == active`` exactly when ``active`` is True:

@@ -23,7 +23,6 @@ from directory.db.rows import Rows
 from directory.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from directory.identifiers import key_function, lookup_key, parse_id, user_name_key
 from directory.models import (
-    MULTI_VALUED_FIELDS,
     AuditEvent,
     Group,
     Membership,
@@ -38,8 +37,6 @@ from directory.services.audit import Actor, audit_event, audit_record
 from directory.services.locks import groups_lock, key_share
 
 REDACTED = "[redacted]"
-# Values that are references or binary, matched exactly (RFC 7643: caseExact true).
-CASE_EXACT_VALUES = {"photos", "x509_certificates"}
 
 
 def _state_fields(active: bool | None, now) -> dict[str, Any]:
@@ -84,7 +81,7 @@ def _values_rows(tenant_id: int, user_id, field: str, elements: list | None) -> 
                 attribute=field,
                 position=position,
                 value=value,
-                value_key=None if field in CASE_EXACT_VALUES else key_function(field)(value),
+                value_key=None if field in User.CASE_EXACT_VALUES else key_function(field)(value),
                 type=casefold_key(element.get("type", "")) or "",
                 primary=element.get("primary") is True,
                 display=casefold_key(element.get("display", "")) or "",
@@ -200,7 +197,7 @@ def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
         },
     )
     values = [
-        row for f in MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))
+        row for f in User.MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))
     ]
     try:
         created = insert_unless_taken(user, conflict=USER_NAME_TAKEN, derived=values, event=event)
@@ -250,7 +247,7 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any]):
         change = _change(tenant, user, wanted)
         if not change.audited:
             return user
-        reindexed = [f for f in change.audited if f in MULTI_VALUED_FIELDS]
+        reindexed = [f for f in change.audited if f in User.MULTI_VALUED_FIELDS]
         try:
             written = update_if_unchanged(
                 User,
