@@ -1,5 +1,6 @@
-"""The load-benchmark harness (run.py) and what it needs on the server side (floor.py, serve.py).
+"""The load-benchmark harness (run.py) and what it needs on the server side (floor.py, serve.py,
+and the settings and URLs that mount the floor: settings.py, urls.py).
 
-Nothing here is imported by Roster itself, except ``benchmarks.floor`` under
-``directory.settings_benchmark``.
+Roster itself imports nothing from here (tests/test_boundaries.py): the benchmark extends the
+product's settings and URLs, never the other way round.
 """

@@ -4,8 +4,8 @@ A bare DRF view that reads one user row by primary key and returns two of its co
 authentication, throttling, content negotiation of SCIM media types, filter parsing or SCIM
 rendering. It runs in the same processes, with the same middleware, settings and database
 connections as the SCIM endpoint, so ``scenario req/s ÷ floor req/s`` is the share of the
-framework's own throughput a scenario keeps. Mounted at ``/bench/floor/<uuid>`` only when
-``settings.BENCHMARK_FLOOR`` is true (``directory.settings_benchmark``).
+framework's own throughput a scenario keeps. Mounted at ``/bench/floor/<uuid>`` only by the
+benchmark's own URLs (``benchmarks.urls``, under ``DJANGO_SETTINGS_MODULE=benchmarks.settings``).
 
 ``PATCH`` on the same URL is the write floor: one ``UPDATE`` of that user's row (its title, and its
 version, so that ETags still tell a change), committed on its own, and nothing else: no read, no

@@ -131,7 +131,7 @@ def redacted_command(argv: list[str]) -> str:
 
 def floor_template(args: argparse.Namespace, probe: HttpClient, some_id: str | None) -> str | None:
     """The floor's path ("//bench/floor/{id}": relative to the SCIM server's origin), or None when
-    the server has no floor endpoint (not Roster, or not under directory.settings_benchmark)."""
+    the server has no floor endpoint (not Roster, or not under benchmarks.settings)."""
     if (args.floor_url or "").lower() == "none" or some_id is None:
         return None
     given = urlsplit(args.floor_url or "/bench/floor/{id}")

@@ -7,7 +7,7 @@
   is created if it is missing, and migrated.
 - ROSTER_ENV=production: DEBUG off, a freshly generated SECRET_KEY, ALLOWED_HOSTS=127.0.0.1,localhost
   and SECURE_SSL_REDIRECT=false (plain HTTP on the loopback interface); the static files collected.
-- DJANGO_SETTINGS_MODULE=directory.settings_benchmark: production settings plus the floor endpoint
+- DJANGO_SETTINGS_MODULE=benchmarks.settings: production settings plus the floor endpoint
   (/bench/floor/<uuid>), no SCIM rate limit, database connections kept for the worker's life.
 - CACHE_URL (and CELERY_BROKER_URL) on Redis at redis://127.0.0.1:6379/14 when Redis answers there,
   as in production; otherwise production's file-based defaults under ROSTER_VAR_DIR.
@@ -61,7 +61,7 @@ def environment(var_dir: Path) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": DEFAULT_DATABASE_URL,
-        "DJANGO_SETTINGS_MODULE": "directory.settings_benchmark",
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "ROSTER_VAR_DIR": str(var_dir),
     }
     if reachable(DEFAULT_REDIS_URL, 6379):

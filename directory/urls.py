@@ -1,6 +1,5 @@
 """Top-level URLs: the admin and, mounted from scim_api, the SCIM endpoint."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -10,12 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("scim_api.urls")),
 ]
-
-if getattr(settings, "BENCHMARK_FLOOR", False):
-    # Only under directory.settings_benchmark: the load benchmark's floor (benchmarks/floor.py).
-    from benchmarks.floor import FloorView
-
-    urlpatterns.append(path("bench/floor/<uuid:user_id>", FloorView.as_view()))
 
 handler400 = "scim_api.errors.handler400"
 handler404 = "scim_api.errors.handler404"

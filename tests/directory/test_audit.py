@@ -1,10 +1,13 @@
-"""The audit trail is append-only, in the model and in the database."""
+"""The audit trail is append-only, in the model and in the database, and in the order it was appended."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 
 from directory.models import AuditEvent
-from directory.services.audit import Actor, audit_record
+from directory.services.audit import Actor, audit_event, audit_record
+from directory.services.users import user_create, user_delete, user_update
 
 
 @pytest.fixture
@@ -35,12 +38,50 @@ def test_the_database_refuses_updates_from_raw_sql(event):
     assert AuditEvent.objects.get(pk=event.pk).action == "user.created"
 
 
-def test_events_are_numbered_in_order(tenant, system_actor):
-    ids = [
-        audit_record(tenant=tenant, actor=system_actor, action="a", target_type="t", target_id=i).pk
-        for i in range(5)
+def test_events_are_numbered_and_listed_in_the_order_they_were_appended(tenant, system_actor):
+    """Ids are taken as events are inserted (directory/models/audit.py), whichever path inserts
+    one: a save (``audit_record``), one statement with the write it records (``audited_writes``
+    on PostgreSQL), a bulk insert (the reports of a deleted manager). The trail (``Meta.ordering``:
+    ``tenant.audit_events``, the admin) lists by them, newest first; not by ``occurred_at``, which
+    is when an event was built: of two writes in flight, the one built first can be appended last
+    (it waited on a lock), as ``slow`` is here. Only the order is promised, not consecutive ids:
+    a rolled-back transaction's numbers are not given out again."""
+
+    def note(name):
+        return audit_event(
+            tenant=tenant, actor=system_actor, action="note", target_type="note", target_id=name
+        )
+
+    slow = note("slow")
+    slow.occurred_at -= timedelta(seconds=1)
+    note("fast").save()
+    boss = user_create(tenant=tenant, actor=system_actor, fields={"user_name": "boss@example.com"})
+    reports = [
+        user_create(tenant=tenant, actor=system_actor, fields={"user_name": name, "manager_id": str(boss.pk)})
+        for name in ("ann@example.com", "bob@example.com")
     ]
-    assert ids == sorted(ids)
+    user_update(tenant=tenant, actor=system_actor, user_id=boss.pk, fields={"title": "Boss"})
+    user_delete(tenant=tenant, actor=system_actor, user_id=boss.pk)
+    slow.save()
+
+    appended = [
+        ("tenant.created", "acme"),
+        ("note", "fast"),
+        ("user.created", "boss@example.com"),
+        ("user.created", "ann@example.com"),
+        ("user.created", "bob@example.com"),
+        ("user.updated", "boss@example.com"),
+        # One bulk insert, in the order _clear_manager lists the reports: by id.
+        *[("user.updated", report.user_name) for report in sorted(reports, key=lambda user: user.pk)],
+        ("user.deleted", "boss@example.com"),
+        ("note", "slow"),
+    ]
+
+    def listed(events):
+        return [(event.action, event.target_label or event.target_id) for event in events]
+
+    assert listed(AuditEvent.objects.filter(tenant=tenant).order_by("id")) == appended
+    assert listed(tenant.audit_events.all()) == appended[::-1]
 
 
 def test_creating_a_tenant_is_the_first_event_of_its_trail(tenant):

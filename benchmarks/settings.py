@@ -1,8 +1,9 @@
-"""Settings for the load benchmark (benchmarks/): production's settings, with four changes.
+"""Settings for the load benchmark: production's settings (``directory.settings``), with four changes.
 
-- ``BENCHMARK_FLOOR``: mounts ``/bench/floor/<uuid>`` (benchmarks/floor.py), a bare DRF view doing
-  one primary-key lookup of a user, the "floor" every SCIM scenario's throughput is compared with
-  (and, on ``PATCH``, one durable ``UPDATE`` of that user's row: the write floor).
+- ``ROOT_URLCONF``: ``benchmarks.urls``, the product's URLs plus ``/bench/floor/<uuid>``
+  (benchmarks/floor.py), a bare DRF view doing one primary-key lookup of a user, the "floor" every
+  SCIM scenario's throughput is compared with (and, on ``PATCH``, one durable ``UPDATE`` of that
+  user's row: the write floor). The product's own URLs know nothing of it.
 - ``SCIM_RATE_LIMIT_PER_MINUTE = 0``: a load test would otherwise measure the rate limiter's 429s.
 - The floor gets no Content-Security-Policy, like SCIM (directory/csp.py): building the header
   would add its cost to the floor alone, and flatter every ratio to it.
@@ -10,7 +11,9 @@
   unless ``DATABASE_CONN_MAX_AGE`` says otherwise.
 
 Everything else is what ``directory.settings`` reads from the environment, so run it the way
-production runs (``ROSTER_ENV=production`` ...): ``benchmarks/serve.py`` does.
+production runs (``ROSTER_ENV=production`` ...): ``benchmarks/serve.py`` does. The settings it
+changes are copied, not changed in place, so that importing this module next to the product's
+settings (a test does) leaves those as they were.
 """
 
 import os
@@ -18,7 +21,7 @@ import os
 from directory.settings import *  # noqa: F403
 from directory.settings import CONTENT_SECURITY_POLICY, DATABASES
 
-BENCHMARK_FLOOR = True
+ROOT_URLCONF = "benchmarks.urls"
 
 SCIM_RATE_LIMIT_PER_MINUTE = 0
 
@@ -28,4 +31,4 @@ CONTENT_SECURITY_POLICY = {
 }
 
 if not os.environ.get("DATABASE_CONN_MAX_AGE"):
-    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES = {**DATABASES, "default": {**DATABASES["default"], "CONN_MAX_AGE": None}}
