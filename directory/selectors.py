@@ -128,13 +128,17 @@ def users_where(*, tenant: Tenant, column: str, value: str, count: int, rows: Ro
 def user_get(*, tenant: Tenant, user_id: str, rows: Rows):
     """The visible user, as a row of ``rows``."""
     pk = parse_id(user_id)
-    prepared = _prepared(
-        (rows, "pk"),
-        lambda tenant_id, pk: rows.select(users_visible(tenant=tenant_id).filter(pk=pk)),
-        tenant_id=SAMPLE_TENANT_ID,
-        pk=SAMPLE_ID,
-    )
-    found = prepared.run(tenant_id=tenant.pk, pk=pk) if pk else []
+
+    def build(tenant_id, pk):
+        return rows.select(users_visible(tenant=tenant_id).filter(pk=pk))
+
+    prepared = _prepared((rows, "pk"), build, tenant_id=SAMPLE_TENANT_ID, pk=SAMPLE_ID)
+    if pk is None:
+        found = []
+    elif prepared is None:  # no room for another prepared query: build this one
+        found = list(build(tenant.pk, pk))
+    else:
+        found = prepared.run(tenant_id=tenant.pk, pk=pk)
     if not found:
         raise DoesNotExist(f"User {user_id} not found.")
     return found[0]
