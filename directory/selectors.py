@@ -208,8 +208,8 @@ def groups_of_users(*, tenant: Tenant, users) -> dict:
             "member_group_id", "group_id", "group__display_name"
         )
         frontier = set()
-        for child, parent, name in rows:
-            child, parent = str(child), str(parent)
+        for child_id, parent_id, name in rows:
+            child, parent = str(child_id), str(parent_id)
             edges[child].add(parent)
             names[parent] = name
             if parent not in seen:
@@ -255,7 +255,8 @@ def group_members(*, tenant: Tenant, group_id) -> list[tuple[str, uuid.UUID, str
 def _closure(step, start) -> set:
     """Everything reachable from ``start`` by repeating ``step`` (ids -> ids), start excluded
     unless reached again; one query per level of nesting, safe against cycles."""
-    found, frontier = set(), set(start)
+    found: set = set()
+    frontier = set(start)
     while frontier:
         frontier = set(step(frontier)) - found
         found |= frontier

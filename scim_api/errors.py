@@ -145,8 +145,9 @@ def exception_handler(exc, context):
         if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
             exc.status_code = 401
             headers["WWW-Authenticate"] = 'Bearer realm="scim"'
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait + 0.999))
+        wait = getattr(exc, "wait", None)  # drf.Throttled's seconds
+        if wait:
+            headers["Retry-After"] = str(int(wait + 0.999))
         detail = exc.detail if isinstance(exc.detail, str) else _flatten(exc.detail)
         scim_type = next((t for cls, t in _DRF_SCIM_TYPES.items() if isinstance(exc, cls)), None)
         return Response(

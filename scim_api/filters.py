@@ -22,6 +22,7 @@ import json
 import re
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -169,7 +170,7 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
     (what identity providers send before every create): the rows ``compile_filter`` selects are
     then those whose ``column`` equals ``value`` (casefolded into the ``*_key`` column where the
     attribute ignores case). None for any other filter, and for one that does not parse."""
-    found = _simple_equality(text)
+    found: tuple[str, Any] | None = _simple_equality(text)
     if found is None:
         try:
             tree = _parse(text)
@@ -432,6 +433,7 @@ class ElementCompiler(FilterVisitor[Q]):
         self.kind = _element_kind(parent.resource_type, path.attribute)
 
     def exists(self, condition: Q) -> Q:
+        rows: QuerySet
         if self.kind == "values":
             # The tenant too: PostgreSQL then knows it, and finds values by the (tenant, attribute,
             # value_key) index rather than scanning every tenant's values.
@@ -469,6 +471,7 @@ class ElementCompiler(FilterVisitor[Q]):
 
     def condition(self, sub_name: str, op, value, present: bool = False) -> Q:
         sub = self.attribute.sub(sub_name)
+        assert sub is not None, sub_name  # callers name one of the attribute's sub-attributes
         label = f"{self.attribute.name}.{sub.name}"
         if not present:
             value = _check_value(sub, op, value, label)
@@ -488,7 +491,7 @@ class ElementCompiler(FilterVisitor[Q]):
                 return MATCH_NONE if op == CompareOperator.eq else MATCH_ALL
             q = Q(primary=value is True)
             return q if op == CompareOperator.eq else ~q
-        fold = casefold_key
+        fold: Callable[[str], str] = casefold_key
         if sub.name == "value":
             exact = sub.case_exact or self.attribute.type != "complex"
             field, key = ("value", None) if exact else ("value", "value_key")

@@ -3,12 +3,14 @@
 import re
 import uuid
 from functools import partial
+from typing import cast
 
 from django.db.models import QuerySet
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from directory.models import ScimToken
 from directory.query_memory import QueryMemory
 from directory.services.audit import Actor
 from directory.services.errors import (
@@ -93,13 +95,15 @@ class ScimView(APIView):
         response["X-Request-ID"] = getattr(self, "request_id", "")
         return response
 
+    # request.auth is ScimBearerAuthentication's ScimToken (djangorestframework-stubs name DRF's
+    # own authtoken Token).
     @property
     def tenant(self):
-        return self.request.auth.tenant
+        return cast(ScimToken, self.request.auth).tenant
 
     @property
     def actor(self) -> Actor:
-        return Actor.for_token(self.request.auth, self.request_id)
+        return Actor.for_token(cast(ScimToken, self.request.auth), self.request_id)
 
     @property
     def base_url(self) -> str:
@@ -280,9 +284,11 @@ class RootSearchView(SearchView):
             raise InvalidFilter(
                 f"No resource type has that attribute: {'; '.join(e.detail for e in unknown)}"
             )
-        if sort.descending:
+        # Bound: unless every type's filter failed (which raised above), an iteration set it.
+        if sort.descending:  # type: ignore[possibly-undefined]
             searched.reverse()
-        total, resources, skip = 0, [], start - 1
+        resources: list[dict] = []
+        total, skip = 0, start - 1
         for handler, queryset, projection in searched:
             matched = queryset.count()
             total += matched
@@ -351,7 +357,7 @@ class OpenAPIView(DiscoveryView):
     """GET openapi.json: an OpenAPI 3 description of this endpoint (scim_api/openapi.py), public
     like the discovery documents, as application/json (errors stay SCIM errors)."""
 
-    def get(self, request, **kwargs):
+    def get(self, request, name=None, **kwargs):
         return Response(openapi.openapi_document(self.base_url), content_type="application/json")
 
 
