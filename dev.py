@@ -2,7 +2,7 @@
 """Set up and run Roster with nothing installed but Python 3.11+.
 
     python3 dev.py serve    run the web server, a Celery worker and beat (SQLite, no broker server)
-    python3 dev.py test     run the whole test suite: lint, then pytest on SQLite and on PostgreSQL
+    python3 dev.py test     run the whole test suite: ruff, mypy, then pytest on SQLite and PostgreSQL
 
 Both create ./.venv and install the project into it the first time (and again when pyproject.toml
 changes). The test command runs the suite against PostgreSQL at ROSTER_TEST_DATABASE_URL (default
@@ -94,6 +94,11 @@ def test(args: list[str]) -> int:
     say("lint: ruff check, ruff format --check")
     if run([str(BIN / "ruff"), "check", "."]) or run([str(BIN / "ruff"), "format", "--check", "."]):
         failed.append("lint")
+    say("types: mypy (directory, scim_api, lifecycle; [tool.mypy] in pyproject.toml)")
+    # Its Django plugin imports the settings: the development ones, whatever this shell's ROSTER_ENV.
+    mypy_env = {"ROSTER_ENV": "development", "ROSTER_VAR_DIR": str(ROOT / "var" / "test-sqlite")}
+    if run([str(BIN / "mypy")], mypy_env):
+        failed.append("mypy")
 
     missing_browser = ensure_chromium()
     if missing_browser and IN_CI:

@@ -112,7 +112,7 @@ def lookup_key(value: str) -> str:
     return unicodedata.normalize("NFC", _UCD.width_map(cleaned).casefold())
 
 
-def key_function(field: str) -> Callable[[str], str]:
+def key_function(field: str | None) -> Callable[[str], str]:
     """How lookups compare the caseExact-false values of ``field`` (a User field, or the attribute
     of a UserValue): userName and emails as identifiers, anything else casefolded."""
     return lookup_key if field in IDENTIFIERS else str.casefold  # models.casefold_key

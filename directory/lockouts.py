@@ -115,7 +115,9 @@ def record_login_failure(sender, credentials: dict, request: HttpRequest | None 
     )
 
 
-def record_lockout(sender, request: HttpRequest, username: str | None, ip_address: str | None, **kwargs):
+def record_lockout(
+    sender, request: HttpRequest | None, username: str | None, ip_address: str | None, **kwargs
+):
     """axes' ``user_locked_out``: sent when the failures reach the limit, and again for each
     attempt refused while locked (those are not recorded)."""
     if request is None or getattr(request, "axes_failures_since_start", None) is None:

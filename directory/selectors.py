@@ -122,13 +122,17 @@ def users_where(*, tenant: Tenant, column: str, value: str, count: int, rows: Ro
 def user_get(*, tenant: Tenant, user_id: str, rows: Rows):
     """The visible user, as a row of ``rows``."""
     pk = parse_id(user_id)
-    prepared = _prepared(
-        (rows, "pk"),
-        lambda tenant_id, pk: rows.select(users_visible(tenant=tenant_id).filter(pk=pk)),
-        tenant_id=SAMPLE_TENANT_ID,
-        pk=SAMPLE_ID,
-    )
-    found = prepared.run(tenant_id=tenant.pk, pk=pk) if pk else []
+
+    def build(tenant_id, pk):
+        return rows.select(users_visible(tenant=tenant_id).filter(pk=pk))
+
+    prepared = _prepared((rows, "pk"), build, tenant_id=SAMPLE_TENANT_ID, pk=SAMPLE_ID)
+    if pk is None:
+        found = []
+    elif prepared is None:  # no room for another prepared query: build this one
+        found = list(build(tenant.pk, pk))
+    else:
+        found = prepared.run(tenant_id=tenant.pk, pk=pk)
     if not found:
         raise DoesNotExist(f"User {user_id} not found.")
     return found[0]
@@ -198,8 +202,8 @@ def groups_of_users(*, tenant: Tenant, users) -> dict:
             "member_group_id", "group_id", "group__display_name"
         )
         frontier = set()
-        for child, parent, name in rows:
-            child, parent = str(child), str(parent)
+        for child_id, parent_id, name in rows:
+            child, parent = str(child_id), str(parent_id)
             edges[child].add(parent)
             names[parent] = name
             if parent not in seen:
@@ -245,7 +249,8 @@ def group_members(*, tenant: Tenant, group_id) -> list[tuple[str, uuid.UUID, str
 def _closure(step, start) -> set:
     """Everything reachable from ``start`` by repeating ``step`` (ids -> ids), start excluded
     unless reached again; one query per level of nesting, safe against cycles."""
-    found, frontier = set(), set(start)
+    found: set = set()
+    frontier = set(start)
     while frontier:
         frontier = set(step(frontier)) - found
         found |= frontier

@@ -160,7 +160,8 @@ class BulkRequest:
 
 
 def _lowered(item: dict, label: str) -> dict[str, Any]:
-    out, seen = {}, {}
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for key, value in item.items():
         lowered = key.lower()
         if lowered in seen:
@@ -302,7 +303,9 @@ def _spans(text: str, known) -> list[tuple[int, int, str, bool]]:
     position = text.find(PREFIX)
     while position != -1:
         begin = position + len(PREFIX)
-        token = _TOKEN.match(text, begin).group(0)
+        match = _TOKEN.match(text, begin)
+        assert match is not None  # it matches the empty string too
+        token = match.group(0)
         found.append((position, begin + len(token), token, token in known))
         position = text.find(PREFIX, begin + len(token))
     return found
@@ -474,6 +477,7 @@ class BulkProcessor:
             op.fail(500, "The server failed to process this operation; the error has been logged.")
 
     def _execute(self, op: Operation) -> None:
+        assert op.endpoint is not None and op.method is not None  # else parsing failed it (op.error)
         handler = RESOURCES[op.endpoint]
         if op.target is not None:
             op.resource_id = self._resolve(op, op.target)
@@ -491,6 +495,7 @@ class BulkProcessor:
             if op.method == "POST":
                 instance = handler.create(tenant, actor, data)
             else:
+                assert op.resource_id is not None  # from the path, which names one resource but for POST
                 expected = expected_version(op.version)
                 if expected == NO_VERSION:
                     handler.get(tenant, op.resource_id)  # a missing resource is a 404 before a 412
@@ -507,6 +512,7 @@ class BulkProcessor:
         # Committed (or released, inside an outer transaction): now it may be named and located.
         op.status = SUCCESS_STATUS[op.method]
         if op.method == "POST":
+            assert instance is not None  # the one created
             op.resource_id = str(instance.pk)
             if op.bulk_id is not None:
                 self.ids[op.bulk_id] = op.resource_id
@@ -593,6 +599,7 @@ def _cycle_detail(op: Operation, component: set[int], graph, operations: list[Op
                     previous[child] = node
                     following.append(child)
         frontier = following
+    assert last is not None  # op is on a cycle of its component
     cycle = [last]
     while cycle[-1] != start:
         cycle.append(previous[cycle[-1]])

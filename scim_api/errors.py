@@ -33,10 +33,12 @@ class ScimError(drf.APIException):
 
     status_code = 400
     scim_type: str | None = None
+    # One string, sent as it is: never DRF's list or dict of details (its stubs allow those).
+    detail: str  # type: ignore[assignment]
 
     def __init__(self, detail: str, *, scim_type: str | None = None, headers: dict | None = None):
         super().__init__(detail)
-        self.detail = detail  # a plain string: it is sent as it is, never as DRF's list or dict
+        self.detail = detail
         if scim_type is not None:
             self.scim_type = scim_type
         self.headers = headers or {}
@@ -197,8 +199,9 @@ def exception_handler(exc, context):
         if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
             exc.status_code = 401
             headers["WWW-Authenticate"] = 'Bearer realm="scim"'
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait + 0.999))
+        wait = getattr(exc, "wait", None)  # drf.Throttled's seconds
+        if wait:
+            headers["Retry-After"] = str(int(wait + 0.999))
         detail = exc.detail if isinstance(exc.detail, str) else _flatten(exc.detail)
         scim_type = next((t for cls, t in _DRF_SCIM_TYPES.items() if isinstance(exc, cls)), None)
         return Response(

@@ -24,6 +24,7 @@ import json
 import re
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -168,7 +169,7 @@ def column_equality(resource_type: ResourceType, text: str) -> tuple[str, str] |
     (what identity providers send before every create): the rows ``compile_filter`` selects are
     then those whose ``column`` equals ``value`` (casefolded into the ``*_key`` column where the
     attribute ignores case). None for any other filter, and for one that does not parse."""
-    found = _simple_equality(text)
+    found: tuple[str, Any] | None = _simple_equality(text)
     if found is None:
         try:
             tree = _parse(text)
@@ -436,18 +437,20 @@ class ElementCompiler(FilterVisitor[Q]):
             raise InvalidFilter(f"{path.attribute.name} cannot be used in a filter.")
 
     def exists(self, condition: Q) -> Q:
+        rows: QuerySet
         if self.values is not None:
             # The tenant too: PostgreSQL then knows it, and finds values by the (tenant, attribute,
             # value_key) index rather than scanning every tenant's values.
             values = self.values
-            rows = values.model.objects.filter(
+            rows = values.model._default_manager.filter(
                 tenant=OuterRef("tenant"),
                 **{values.owner: OuterRef("pk"), values.attribute: self.attribute.field},
             )
         elif isinstance(self.resolver, Members):
-            rows = self.resolver.through.objects.filter(**{self.resolver.owner: OuterRef("pk")})
-        else:  # MemberOf: a user's groups
-            rows = self.resolver.through.objects.filter(**{self.resolver.column: OuterRef("pk")})
+            rows = self.resolver.through._default_manager.filter(**{self.resolver.owner: OuterRef("pk")})
+        else:
+            assert isinstance(self.resolver, MemberOf)  # as __init__ checked: a user's groups
+            rows = self.resolver.through._default_manager.filter(**{self.resolver.column: OuterRef("pk")})
         return Q(Exists(rows.filter(condition)))
 
     def visit_logical_expr(self, node: LogicalExpr) -> Q:
@@ -475,6 +478,7 @@ class ElementCompiler(FilterVisitor[Q]):
 
     def condition(self, sub_name: str, op, value, present: bool = False) -> Q:
         sub = self.attribute.sub(sub_name)
+        assert sub is not None, sub_name  # callers name one of the attribute's sub-attributes
         label = f"{self.attribute.name}.{sub.name}"
         if not present:
             value = _check_value(sub, op, value, label)
@@ -482,6 +486,7 @@ class ElementCompiler(FilterVisitor[Q]):
             return _member_condition(self.resolver, sub.name, op, value, present, label)
         if isinstance(self.resolver, MemberOf) and self.values is None:
             return _group_condition(self.parent, sub.name, op, value, present, label)
+        assert self.values is not None  # as __init__ checked: an element stored in the values table
         column = self.values.columns.get(sub.name)
         if column == "primary":
             # A boolean column: an element without "primary" is not primary, so the value is
@@ -494,7 +499,7 @@ class ElementCompiler(FilterVisitor[Q]):
                 return MATCH_NONE if op == CompareOperator.eq else MATCH_ALL
             q = Q(primary=value is True)
             return q if op == CompareOperator.eq else ~q
-        fold = casefold_key
+        fold: Callable[[str], str] = casefold_key
         if sub.name == "value":
             exact = sub.case_exact or self.attribute.type != "complex"
             field, key = ("value", None) if exact else ("value", "value_key")

@@ -141,6 +141,7 @@ def index_page(
     offset = start - 1
     items: list = []
     if count:
+        rows: QuerySet | None
         rows, skip = queryset, offset
         if positions is not None and offset >= POSITION_STRIDE:
             rows, skip = _from_position(queryset, offset, positions)
@@ -273,6 +274,7 @@ def cursor_page(
     if count == 0:
         return CursorPage(total=total, items=[])
 
+    more_after = more_before = False
     if cursor.forward:
         rows = list(readable(sort.apply(_seek(queryset, sort, cursor.position, after=True)))[: count + 1])
         items, more_after = rows[:count], len(rows) > count
@@ -428,6 +430,14 @@ def _dump_key(value):
     raise TypeError(f"A {type(value).__name__} sort key cannot go in a cursor.")
 
 
+_KEY_PARSERS: dict[str, Callable[[str], Any]] = {
+    "dt": datetime.fromisoformat,
+    "d": date.fromisoformat,
+    "u": UUID,
+    "n": Decimal,
+}
+
+
 def _load_key(raw):
     if raw is None:
         return None
@@ -435,7 +445,7 @@ def _load_key(raw):
         tag, value = raw
         if tag == "v" and isinstance(value, bool | int | float | str):
             return value
-        parse = {"dt": datetime.fromisoformat, "d": date.fromisoformat, "u": UUID, "n": Decimal}.get(tag)
+        parse = _KEY_PARSERS.get(tag)
         if parse is not None and isinstance(value, str):
             try:
                 return parse(value)

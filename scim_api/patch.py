@@ -125,6 +125,7 @@ def _target(resource_type: ResourceType, raw: str) -> _Target:
         raise InvalidPath(
             f"{raw!r} is not a valid attribute path: {getattr(error, 'detail', error)}."
         ) from None
+    assert node is not None, raw  # None only for the empty path, the resource root
     value_filter, sub_name = None, None
     if isinstance(node, ValuePath):
         attr_path, value_filter, sub_name = node.attr_path, node.val_filter, node.sub_attr
@@ -226,7 +227,7 @@ def _selector_values(node: FilterNode) -> dict:
     if isinstance(node, Comparison) and node.op == CompareOperator.eq and node.value is not None:
         return {node.attr_path.attr: node.value}
     if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
-        pinned = {}
+        pinned: dict = {}
         for term in node.terms:
             pinned |= _selector_values(term)
         return pinned
@@ -346,6 +347,7 @@ def _one_primary(items: list, written: frozenset[int] | set[int] = frozenset()) 
 
 
 def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges, label: str) -> None:
+    assert operation.path is not None  # path-less operations are _apply_pathless's
     extension = resource_type.extension(operation.path)
     if extension is not None:
         _apply_extension(doc, extension, operation, label)
@@ -377,6 +379,7 @@ def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges
         elif isinstance(container.get(attribute.name), dict):
             container[attribute.name].pop(path.sub_attribute.name, None)
         return
+    assert container is not None  # _container creates it for add and replace
     if path.sub_attribute is None:
         new = normalize_value(attribute, operation.value, str(path))
         if new is None:
@@ -412,6 +415,7 @@ def _apply_filtered(container: dict | None, target: _Target, operation: Operatio
     the matching elements. ``add`` that matches none creates the element, with the values the
     filter pins (Microsoft Entra ID relies on it); ``replace`` that matches none is noTarget;
     ``remove`` that matches none changes nothing."""
+    assert target.filter is not None  # the paths with a value filter come here
     attribute, sub = target.path.attribute, target.path.sub_attribute
     items = list((container or {}).get(attribute.name) or [])
     matched = [i for i, item in enumerate(items) if ElementMatcher(attribute, item).visit(target.filter)]

@@ -187,7 +187,7 @@ def _parse(resource_type: ResourceType, raw: Any, label: str) -> tuple[Attribute
     names = _names(raw, label)
     if len(names) > MAX_PATHS:
         raise InvalidValue(f'"{label}" names {len(names)} attributes; the limit is {MAX_PATHS}.')
-    paths = []
+    paths: list[AttributePath] = []
     for name in names:
         extension = resource_type.extension(name)
         if extension is not None:  # a whole extension schema: every one of its attributes

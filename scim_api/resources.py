@@ -52,7 +52,24 @@ class ResourceHandler:
         ]
 
     def queryset(self, tenant: Tenant) -> QuerySet:
-        return self.model.objects.filter(tenant=tenant)
+        return self.model._default_manager.filter(tenant=tenant)
+
+    # What each type's handler implements, through the directory's selectors and services.
+
+    def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Any:
+        raise NotImplementedError
+
+    def create(self, tenant: Tenant, actor: Actor, body: Any) -> Any:
+        raise NotImplementedError
+
+    def replace(self, tenant: Tenant, actor: Actor, resource_id: str, body: Any, expected_version) -> Any:
+        raise NotImplementedError
+
+    def patch(self, tenant: Tenant, actor: Actor, resource_id: str, body: Any, expected_version) -> Any:
+        raise NotImplementedError
+
+    def delete(self, tenant: Tenant, actor: Actor, resource_id: str, expected_version) -> None:
+        raise NotImplementedError
 
     def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
         """``queryset`` as what ``render_many`` takes (types read as rows override it)."""
@@ -164,7 +181,9 @@ class UserResource(ResourceHandler):
         doc = normalize_resource(self.resource_type, body)
         self.check_required(doc)
         user = user_services.user_create(tenant=tenant, actor=actor, fields=self.fields(doc))
-        user.direct_groups = None  # a new user is in no group: nothing to read for its rendering
+        # A new user is in no group: nothing to read for its rendering. The attribute is the
+        # RELATED_WITH_GROUPS annotation's, which only some instances have: not declared on User.
+        user.direct_groups = None  # type: ignore[attr-defined]
         return user
 
     def replace(self, tenant, actor, resource_id, body, expected_version):

@@ -1,9 +1,16 @@
 """The schemas of the discovery resources themselves (RFC 7643 section 8.7.2), so that /Schemas
 describes ServiceProviderConfig, ResourceType and Schema documents as well."""
 
+from typing import Any, TypedDict
+
 from scim_api.schema import RESOURCE_TYPE, SCHEMA, SERVICE_PROVIDER_CONFIG, Attribute, Schema
 
-RO = {"mutability": "readOnly"}
+
+class _ReadOnly(TypedDict):
+    mutability: str
+
+
+RO: _ReadOnly = {"mutability": "readOnly"}
 
 
 def _flag(name: str, description: str) -> Attribute:
@@ -25,7 +32,7 @@ def _integer(name: str, description: str, required: bool = True) -> Attribute:
     return Attribute(name=name, type="integer", required=required, description=description, **RO)
 
 
-def _text(name: str, description: str, required: bool = False, **kwargs) -> Attribute:
+def _text(name: str, description: str, required: bool = False, **kwargs: Any) -> Attribute:
     return Attribute(name=name, required=required, description=description, **{**RO, **kwargs})
 
 

@@ -78,7 +78,7 @@ def _key(binding: Binding, path):
         column = sortable.get(sub.name if sub else None)
         if column is None:
             raise InvalidValue(f"sortBy {path} is not sortable; sort by {attribute.name}.value.")
-        elements = values.model.objects.filter(
+        elements = values.model._default_manager.filter(
             **{values.owner: OuterRef("pk"), values.attribute: attribute.field}
         )
         primary_first = elements.order_by("-primary", "position")

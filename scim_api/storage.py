@@ -50,6 +50,7 @@ def _empty(model: type[models.Model], field: str) -> Any:
 @cache
 def _emptiness(model: type[models.Model], field: str) -> tuple[bool, Callable[[], Any]]:
     model_field = model._meta.get_field(field)
+    assert isinstance(model_field, models.Field), field  # a column, never a reverse relation
     return model_field.null, model_field.get_default
 
 
@@ -149,7 +150,8 @@ def _reader(resource_type: ResourceType) -> _Reader:
     if found is None:
         core = (resource_type.schema.id, "common")
         fields: list[str] = []
-        plan, json = [], set()
+        plan: list[tuple[str | None, str, int, tuple[tuple[str, int], ...]]] = []
+        json: set[int] = set()
         for schema, attribute in _stored(resource_type):
             if attribute.returned == "never" or attribute.name == "id":
                 continue

@@ -4,11 +4,13 @@ import re
 import uuid
 from itertools import groupby
 from operator import itemgetter
+from typing import cast
 
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from directory.models import ScimToken
 from directory.services.audit import Actor
 from scim_api import bulk, discovery, etags, openapi
 from scim_api.authentication import HasScimToken, ScimBearerAuthentication
@@ -62,13 +64,15 @@ class ScimView(APIView):
         response["X-Request-ID"] = getattr(self, "request_id", "")
         return response
 
+    # request.auth is ScimBearerAuthentication's ScimToken (djangorestframework-stubs name DRF's
+    # own authtoken Token).
     @property
     def tenant(self):
-        return self.request.auth.tenant
+        return cast(ScimToken, self.request.auth).tenant
 
     @property
     def actor(self) -> Actor:
-        return Actor.for_token(self.request.auth, self.request_id)
+        return Actor.for_token(cast(ScimToken, self.request.auth), self.request_id)
 
     @property
     def base_url(self) -> str:
@@ -216,7 +220,7 @@ class OpenAPIView(DiscoveryView):
     """GET openapi.json: an OpenAPI 3 description of this endpoint (scim_api/openapi.py), public
     like the discovery documents, as application/json (errors stay SCIM errors)."""
 
-    def get(self, request, **kwargs):
+    def get(self, request, name=None, **kwargs):
         return Response(openapi.openapi_document(self.base_url), content_type="application/json")
 
 

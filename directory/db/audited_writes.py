@@ -17,14 +17,14 @@ when the write has more to do (``also``: rewrite derived rows), in a transaction
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
 import orjson
 from django.db import connection, models, transaction
-from django.db.models import F, Model
+from django.db.models import F, Field, Model
 
 from directory.models import AuditEvent
 
@@ -52,7 +52,7 @@ def update_if_unchanged(
             cursor.execute(_update_with_event_sql(model, names), params)
             return cursor.fetchone() is not None
     with transaction.atomic():
-        unchanged = model.objects.filter(pk=pk, version=version)
+        unchanged = model._default_manager.filter(pk=pk, version=version)
         written = bool(unchanged.update(**values, version=F("version") + 1))
         if written:
             if also is not None:
@@ -61,7 +61,9 @@ def update_if_unchanged(
     return written
 
 
-def insert_unless_taken(instance: Model, *, conflict: str, derived: list[Model], event: AuditEvent) -> bool:
+def insert_unless_taken(
+    instance: Model, *, conflict: str, derived: Sequence[Model], event: AuditEvent
+) -> bool:
     """Insert ``instance`` (its primary key set), the ``derived`` rows (all of one model) and
     ``event``; on PostgreSQL, nothing when the unique index ``conflict`` names (an ON CONFLICT
     target) already holds the instance's key, and False. Elsewhere that is an IntegrityError."""
@@ -115,7 +117,7 @@ def _record(instance: Model) -> str:
     return orjson.dumps(_columns_of(instance)).decode()
 
 
-def _record_set(instances: list[Model]) -> str:
+def _record_set(instances: Sequence[Model]) -> str:
     return orjson.dumps([_columns_of(instance) for instance in instances]).decode()
 
 
@@ -124,16 +126,28 @@ def _columns_of(instance: Model) -> dict[str, Any]:
 
 
 def _prepared(model: type[Model], name: str, value: Any) -> Any:
+    return _field(model, name).get_db_prep_save(value, connection)
+
+
+def _field(model: type[Model], name: str) -> Field:
+    """The model's field ``name`` (or its primary key, ``pk``): a column, never a reverse relation."""
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-    return field.get_db_prep_save(value, connection)
+    assert isinstance(field, Field), name
+    return field
+
+
+def _column(model: type[Model], name: str) -> str:
+    column = _field(model, name).column
+    assert column is not None, name  # None only for a field without a column of its own
+    return column
 
 
 @cache
 def _update_with_event_sql(model: type[Model], names: tuple[str, ...]) -> str:
     quote = connection.ops.quote_name
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-    version = quote(model._meta.get_field("version").column)
-    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in names)
+    table, pk = quote(model._meta.db_table), quote(_column(model, "pk"))
+    version = quote(_column(model, "version"))
+    assignments = ", ".join(f"{quote(_column(model, name))} = %s" for name in names)
     updated = (
         f"WITH roster_updated AS (UPDATE {table} SET {assignments}, {version} = {version} + 1 "  # noqa: S608
         f"WHERE {pk} = %s AND {version} = %s RETURNING 1)"

@@ -6,14 +6,26 @@ to Redis. A client is thread-safe (it takes a connection from its pool per comma
 pool serves every call.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
+
 
 class _KeptClients(RedisCacheClient):
+    # Django's client's own, which django-stubs leaves undeclared (they are private).
+    _client: Callable[..., Redis]
+    _get_connection_pool: Callable[[bool], ConnectionPool]
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._clients: dict = {}
+        self._clients: dict[int, Redis] = {}
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from directory.db.literals import inline
 from directory.db.rows import RowIterable, as_rows
@@ -49,7 +49,7 @@ class PreparedQuery:
             return list(self.build(**values).using(using))
         params = [_FORMS[form](values[name]) if name else constant for name, form, constant in compiled.slots]
         if compiled.row is None:
-            return list(compiled.model.objects.using(using).raw(compiled.sql, params))
+            return list(compiled.model._default_manager.using(using).raw(compiled.sql, params))
         with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
@@ -89,7 +89,7 @@ class PreparedQuery:
 
 @dataclass
 class _Compiled:
-    model: type
+    model: type[Model]
     sql: str
     slots: list  # (sample name, form, None) for a sample's place, (None, None, value) for a constant
     compiler: Any

@@ -16,6 +16,7 @@ objects; readers of rows accept both forms.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -23,9 +24,9 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     DateTimeField,
-    Expression,
     ExpressionWrapper,
     F,
+    Field,
     Func,
     JSONField,
     Model,
@@ -33,6 +34,8 @@ from django.db.models import (
     TextField,
     UUIDField,
 )
+from django.db.models.expressions import Combinable
+from django.db.models.fields.related import RelatedField
 from django.db.models.functions import Cast
 from django.db.models.query import ValuesListIterable
 
@@ -53,16 +56,19 @@ class IsoUtc(Func):
     output_field = TextField()
 
 
-def text_of(model: type[Model], name: str, vendor: str) -> Expression:
+def text_of(model: type[Model], name: str, vendor: str) -> Combinable:
     """The column of field ``name``, selected in the form a row carries it (see the module)."""
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    assert isinstance(field, Field), name  # a column, never a reverse relation
     column = F(field.attname)
     if isinstance(field, JSONField):
         # Django reads jsonb as text and decodes it in the field's converter: skip the converter.
         return ExpressionWrapper(column, output_field=TextField())
     if vendor != "postgresql":
         return column
-    if isinstance(field, UUIDField) or (field.is_relation and isinstance(field.target_field, UUIDField)):
+    if isinstance(field, UUIDField) or (
+        isinstance(field, RelatedField) and isinstance(field.target_field, UUIDField)
+    ):
         return Cast(column, TextField())
     if isinstance(field, DateTimeField):
         return IsoUtc(column)
@@ -78,7 +84,7 @@ class Rows:
         self,
         model: type[Model],
         fields: tuple[str, ...],
-        annotations: dict[str, Expression],
+        annotations: Mapping[str, Combinable],
         *,
         text: bool = True,
     ):
@@ -87,10 +93,11 @@ class Rows:
         self.annotations = annotations
         self.text = text
         names = ("pk", *fields, *annotations)
-        base = namedtuple(f"{model.__name__}Row", names)
+        # The names are known only at run time, and mypy types only namedtuples of literal names.
+        base = namedtuple(f"{model.__name__}Row", names)  # type: ignore[misc]
         self.row = type(base.__name__, (base,), {"__slots__": (), "etag": property(_etag)})
         self.iterable = type("RowIterable", (RowIterable,), {"row": self.row})
-        self._columns: dict[str | None, list[Expression]] = {}  # per database vendor (None: values)
+        self._columns: dict[str | None, list[Combinable]] = {}  # per database vendor (None: values)
         self._sql: dict[str, str | None] = {}  # per database alias
 
     def select(self, queryset: QuerySet) -> QuerySet:
@@ -127,7 +134,7 @@ class Rows:
         the ORM costs more than PostgreSQL takes to run a page of 100. None when the columns need
         parameters or joins of their own (then every query is compiled whole)."""
         if using not in self._sql:
-            compiler = self.select(self.model.objects.using(using)).query.get_compiler(using)
+            compiler = self.select(self.model._default_manager.using(using)).query.get_compiler(using)
             compiler.setup_query()
             columns = [sql for _, (sql, params), _ in compiler.select if not params]
             joined = sum(1 for count in compiler.query.alias_refcount.values() if count) > 1

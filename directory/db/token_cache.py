@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -39,7 +40,7 @@ MAX_ENTRIES = 10_000  # a bound on memory should a client send many distinct val
 class _State(threading.local):
     def __init__(self) -> None:
         self.tokens: dict[str, tuple[float, ScimToken]] = {}
-        self.listening_on: object | None = None  # the psycopg connection that LISTENs
+        self.listening_on: psycopg.Connection[Any] | None = None  # the connection that LISTENs
 
 
 _state = _State()
@@ -73,7 +74,7 @@ def _usable() -> bool:
     if connection.in_atomic_block:
         return False
     connection.ensure_connection()
-    raw = connection.connection
+    raw: psycopg.Connection[Any] = connection.connection  # PostgreSQL's, as checked above
     if raw is not _state.listening_on:
         clear()
         with connection.cursor() as cursor:

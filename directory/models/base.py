@@ -1,6 +1,7 @@
 """Pieces shared by the directory's models."""
 
 import uuid
+from typing import overload
 
 import uuid_utils.compat
 from django.db import models
@@ -13,6 +14,10 @@ def new_id() -> uuid.UUID:
     return uuid_utils.compat.uuid7()
 
 
+@overload
+def casefold_key(value: str) -> str: ...
+@overload
+def casefold_key(value: None) -> None: ...
 def casefold_key(value: str | None) -> str | None:
     """The form in which case-insensitive (``caseExact: false``) strings are stored and compared.
 

@@ -216,7 +216,10 @@ def group_update(
             .exclude(member_user_id__in=wanted.users)
             .exclude(member_group_id__in=wanted.groups)
         )
-        removed |= {u or g for u, g in dropped.values_list("member_user_id", "member_group_id")}
+        # django-stubs types values_list() of a nullable foreign key as never None (so u as always
+        # true): one of the two is None.
+        pairs = dropped.values_list("member_user_id", "member_group_id")
+        removed |= {u or g for u, g in pairs}  # type: ignore[truthy-bool]
         dropped.delete()
         added |= _add_members(tenant, group, wanted)
     if remove:
@@ -224,7 +227,8 @@ def group_update(
         gone = Membership.objects.filter(group=group, member_user_id__in=ids) | Membership.objects.filter(
             group=group, member_group_id__in=ids
         )
-        removed |= {u or g for u, g in gone.values_list("member_user_id", "member_group_id")}
+        pairs = gone.values_list("member_user_id", "member_group_id")
+        removed |= {u or g for u, g in pairs}  # type: ignore[truthy-bool]  # as above
         gone.delete()
     if add:
         wanted = _resolve_members(tenant, add)

@@ -27,6 +27,7 @@ there the functions read without locking.
 """
 
 from collections.abc import Iterable
+from typing import Literal, overload
 
 from django.core.exceptions import EmptyResultSet
 from django.db import OperationalError, connection, transaction
@@ -46,6 +47,12 @@ def tenant_nesting_lock(*, tenant: Tenant) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK_NAMESPACE, tenant.pk])
 
 
+@overload
+def groups_lock(
+    *, tenant: Tenant, ids: Iterable, delete: bool = ..., nowait: Literal[False] = ...
+) -> list: ...
+@overload
+def groups_lock(*, tenant: Tenant, ids: Iterable, delete: bool = ..., nowait: bool) -> list | None: ...
 def groups_lock(*, tenant: Tenant, ids: Iterable, delete: bool = False, nowait: bool = False) -> list | None:
     """Step 2: lock the tenant's groups ``ids`` in id order until the transaction ends (``FOR
     UPDATE`` when one of them is to be deleted); returns the ids of those that exist, in order.

@@ -56,8 +56,10 @@ def _check_manager(tenant: Tenant, manager_id, user_id=None) -> str | None:
     pk = parse_id(manager_id)
     if pk is not None and pk == user_id:
         raise InvalidReference("A user cannot be their own manager.")
-    names = users_visible(tenant=tenant).filter(pk=pk).values_list("display_name", flat=True)
-    found = key_share(names) if pk else []
+    found = []
+    if pk is not None:
+        names = users_visible(tenant=tenant).filter(pk=pk).values_list("display_name", flat=True)
+        found = key_share(names)
     if not found:
         raise InvalidReference(f"manager {manager_id} is not a user of this directory.")
     return found[0]
@@ -348,19 +350,18 @@ DELETE_ATTEMPTS = 3
 def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None, *, last: bool) -> None:
     pk = parse_id(user_id)
     memberships = Membership.objects.filter(tenant=tenant, member_user_id=pk)
-    groups = (
+    locked = (
         set(groups_lock(tenant=tenant, ids=memberships.values_list("group_id", flat=True))) if pk else set()
     )
     user = _read(tenant, user_id, expected_version, lock=DELETING)
     in_groups = list(memberships.values_list("group_id", flat=True))
-    joined = set(in_groups) - groups
+    joined = set(in_groups) - locked
     if joined and groups_lock(tenant=tenant, ids=joined, nowait=not last) is None:
         raise _GroupsChanged
     now = timezone.now()
-    groups = in_groups
     memberships.delete()
     # The groups' member lists changed, so do their versions (ETags).
-    Group.objects.filter(pk__in=groups).update(version=F("version") + 1, updated_at=now)
+    Group.objects.filter(pk__in=in_groups).update(version=F("version") + 1, updated_at=now)
     _clear_manager(tenant, actor, user, now)
     User.objects.filter(pk=user.pk).update(
         state=UserState.DELETED,
@@ -379,7 +380,7 @@ def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None,
         target_label=user.user_name,
         changes={
             "state": {"before": user.state, "after": UserState.DELETED},
-            "groups": {"before": [str(g) for g in groups], "after": []},
+            "groups": {"before": [str(g) for g in in_groups], "after": []},
         },
     )
 

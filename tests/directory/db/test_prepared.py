@@ -91,3 +91,16 @@ def test_the_hot_reads_are_planned_once_on_postgresql(users, tenant):
         cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
         plans = {statement: generic for statement, generic in cursor.fetchall() if "'deleted'" in statement}
     assert len(plans) == 2 and all(generic > 0 for generic in plans.values()), plans
+
+
+def test_a_user_is_read_when_the_prepared_variants_are_all_taken(users, tenant, monkeypatch):
+    """Lookups with many distinct counts fill the bounded store of prepared queries; a read by id
+    that finds no room left builds its queryset instead of failing."""
+    from directory import selectors
+
+    monkeypatch.setattr(selectors, "_PREPARED", {})
+    rows = selectors.user_rows(fields=("user_name",), groups=False)
+    for count in range(1, selectors.PREPARED_VARIANTS + 1):
+        selectors.users_where(tenant=tenant, column="user_name_key", value="-", count=count, rows=rows)
+    assert (rows, "pk") not in selectors._PREPARED
+    assert str(selectors.user_get(tenant=tenant, user_id=str(users[0].pk), rows=rows).pk) == str(users[0].pk)
