@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Left, Lower, Right, StrIndex
 from django.db.models.lookups import (
@@ -57,6 +57,7 @@ from scim2_models.path import (
     ValuePath,
 )
 
+from directory.db.functions import CaseFold
 from directory.identifiers import key_function, parse_id
 from directory.models import casefold_key
 from directory.selectors import group_descendants
@@ -101,20 +102,6 @@ _INSENSITIVE = {
 # (leaving ``a``), and ``~Q()`` filters nothing, so ``not (id pr)`` would match everything.
 MATCH_ALL = Q(pk__isnull=False)
 MATCH_NONE = Q(pk__in=[])
-
-
-class CaseFold(Func):
-    """Python's ``str.casefold`` on SQLite, whose LOWER() and LIKE fold ASCII letters only, so that
-    case-insensitive attributes without a casefolded column match as on PostgreSQL (``ÉLODIE``
-    equals ``élodie``). The function is registered on the connection the query runs on."""
-
-    function = "roster_casefold"
-    output_field = CharField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        connection.ensure_connection()
-        connection.connection.create_function(self.function, 1, casefold_key, deterministic=True)
-        return super().as_sql(compiler, connection, **extra_context)
 
 
 def compile_filter(resource_type: ResourceType, text: str) -> Q:

@@ -14,9 +14,9 @@ from django.db import connection
 from django.db.models import F, OuterRef, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
+from directory.db.functions import CaseFold
 from scim_api.bindings import Binding, Identity, Metadata, Reference, binding_of
 from scim_api.errors import InvalidValue
-from scim_api.filters import CaseFold
 from scim_api.schema import ResourceType
 
 SORT_KEY = "scim_sort_key"
