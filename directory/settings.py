@@ -311,7 +311,8 @@ SCIM_DEFAULT_PAGE_SIZE = int(os.environ.get("SCIM_DEFAULT_PAGE_SIZE", "100"))
 # Seconds an RFC 9865 cursor stays valid (cursorTimeout in ServiceProviderConfig).
 SCIM_CURSOR_TIMEOUT = int(os.environ.get("SCIM_CURSOR_TIMEOUT", "3600"))
 # Seconds a thread keeps a SCIM token it has found (PostgreSQL only; every change to a token or
-# tenant empties the caches at once: directory/db/token_cache.py). 0 reads the token on every request.
+# tenant empties the caches before their next request: directory/db/token_cache.py). 0 reads the token
+# on every request.
 SCIM_TOKEN_CACHE_SECONDS = int(os.environ.get("SCIM_TOKEN_CACHE_SECONDS", "60"))
 # Requests per minute per token; 0 turns the limit off.
 SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "6000"))

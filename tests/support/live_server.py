@@ -1,6 +1,8 @@
 """A real Roster web server for tests: gunicorn in a child process, on the test database."""
 
+import queue
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,3 +32,33 @@ def live_server(workers: int = 2, timeout: float = 60, env: dict[str, str] | Non
             lines = [line for line in output.lines if "Not Found: " not in line]
             print(f"--- live server output, 404s left out (tail) ---\n{''.join(lines)[-8000:]}")
             raise
+
+
+@contextmanager
+def live_servers(count: int, **kwargs) -> Iterator[list[str]]:
+    """``count`` servers as ``live_server(**kwargs)`` serves one, started and stopped side by side
+    (each takes seconds to boot and to stop); yields their base URLs."""
+    stop = threading.Event()
+    started: queue.Queue[str | BaseException] = queue.Queue()
+
+    def serve() -> None:
+        try:
+            with live_server(**kwargs) as base:
+                started.put(base)
+                stop.wait()
+        except BaseException as error:
+            started.put(error)
+
+    threads = [threading.Thread(target=serve, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        results = [started.get() for _ in threads]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        yield [result for result in results if isinstance(result, str)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
