@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -117,7 +118,7 @@ class Binding:
     def name(self) -> str:
         return self.resource_type.name
 
-    @property
+    @cached_property
     def endpoint(self) -> str:
         """The endpoint's path segment, e.g. ``Users``."""
         return self.resource_type.endpoint.strip("/")

@@ -37,6 +37,10 @@ class ResourceHandler:
         self.resource_type: ResourceType = binding.resource_type
         self.model = binding.model
         self.patch_returns_resource = binding.patch_returns_resource
+        # Read for every resource rendered (a page of 100 users): looked up once.
+        self._core_id, self._name = binding.resource_type.schema.id, binding.resource_type.name
+        self._endpoint = binding.resource_type.endpoint
+        self._extension_ids = tuple(s.id for s in binding.resource_type.extensions)
         # (extension URN or None for the core schema, attribute name, target endpoint) of each
         # reference the binding declares (``Reference``), rendered with its location.
         self._references = [
@@ -85,13 +89,13 @@ class ResourceHandler:
         """The resource's document from its stored attributes ``doc`` (``storage``): ``schemas``
         (the core schema and each extension it has values of), ``id``, the references it holds as
         locations (RFC 7643 section 2.3.7), and ``meta`` (section 3.1)."""
-        extensions = [s.id for s in self.resource_type.extensions if s.id in doc]
+        extensions = [urn for urn in self._extension_ids if urn in doc]
         for container, name, endpoint in self._references:
             value = (doc if container is None else doc.get(container, {})).get(name)
             if value and "value" in value:
                 value["$ref"] = f"{base_url}/{endpoint}/{value['value']}"
         return {
-            "schemas": [self.resource_type.schema.id, *extensions],
+            "schemas": [self._core_id, *extensions],
             "id": str(instance.pk),
             **doc,
             "meta": self.meta(instance, base_url),
@@ -99,10 +103,10 @@ class ResourceHandler:
 
     def meta(self, instance, base_url: str) -> dict[str, Any]:
         return {
-            "resourceType": self.resource_type.name,
+            "resourceType": self._name,
             "created": iso_utc(instance.created_at),
             "lastModified": iso_utc(instance.updated_at),
-            "location": f"{base_url}{self.resource_type.endpoint}/{instance.pk}",
+            "location": f"{base_url}{self._endpoint}/{instance.pk}",
             "version": instance.etag,
         }
 
@@ -162,20 +166,17 @@ class UserResource(ResourceHandler):
         ]
 
     def _document(self, user, groups: list, manager_name: str | None, base_url: str, json_text) -> dict:
-        doc = self.document(
-            user, document_from_instance(self.resource_type, user, json_text=json_text), base_url
-        )
-        manager = doc.get(ENTERPRISE_USER, {}).get("manager")
+        stored = document_from_instance(self.resource_type, user, json_text=json_text)
+        manager = stored.get(ENTERPRISE_USER, {}).get("manager")
         if manager and manager_name:
             manager["displayName"] = manager_name
         if groups:
             groups_at = f"{base_url}/{GROUP_BINDING.endpoint}"
-            doc["groups"] = [
+            stored["groups"] = [
                 {"value": str(pk), "$ref": f"{groups_at}/{pk}", "display": name, "type": kind}
                 for pk, name, kind in groups
             ]
-            doc["meta"] = doc.pop("meta")  # last, as in every document
-        return doc
+        return self.document(user, stored, base_url)
 
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> User:
         doc = normalize_resource(self.resource_type, body)
