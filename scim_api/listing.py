@@ -46,13 +46,6 @@ def filter_text(params) -> str | None:
     return text or None
 
 
-def list_projection(handler, params) -> Projection:
-    """``attributes`` / ``excludedAttributes`` of a list query (RFC 7644 section 3.4.2.5)."""
-    return Projection.from_params(
-        handler.resource_type, params.get("attributes"), params.get("excludedAttributes")
-    )
-
-
 def resource_queryset(*, tenant: Tenant, handler, params) -> tuple[QuerySet, Sort]:
     """The tenant's resources of ``handler``'s type that the filter selects, annotated with the
     sort key, and the Sort to order them by."""
@@ -130,7 +123,7 @@ def resources_search(*, tenant: Tenant, handlers, params) -> tuple[ResourceList,
     searched, unknown, projections = [], [], {}
     sort = Sort()
     for handler in handlers:
-        projections[handler] = list_projection(handler, params)
+        projections[handler] = Projection.of(handler.resource_type, params)
         try:
             queryset, sort = resource_queryset(tenant=tenant, handler=handler, params=params)
         except InvalidFilter as error:

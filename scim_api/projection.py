@@ -24,6 +24,11 @@ class Projection:
     restricted: bool = False
 
     @classmethod
+    def of(cls, resource_type: ResourceType, params) -> Projection:
+        """The projection a request's parameters ask for (a query string, or a .search body)."""
+        return cls.from_params(resource_type, params.get("attributes"), params.get("excludedAttributes"))
+
+    @classmethod
     def from_params(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
         if isinstance(attributes, str | None) and isinstance(excluded, str | None):
             return _cached(resource_type.name, attributes, excluded)

@@ -117,7 +117,7 @@ class ResourceHandler:
 
     def fields(self, doc: dict) -> dict[str, Any]:
         """Model field values of a full replace by ``doc`` (``storage.fields_from_document``)."""
-        return fields_from_document(self.resource_type, self.model, doc, replace=True)
+        return fields_from_document(self.resource_type, doc, replace=True)
 
 
 class UserResource(ResourceHandler):

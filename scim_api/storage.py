@@ -60,13 +60,12 @@ def _container(resource_type: ResourceType, schema, doc: dict) -> dict:
     return doc.get(schema.id) or {}
 
 
-def fields_from_document(
-    resource_type: ResourceType, model: type[models.Model], doc: dict, *, replace: bool
-) -> dict[str, Any]:
+def fields_from_document(resource_type: ResourceType, doc: dict, *, replace: bool) -> dict[str, Any]:
     """Model field values for the attributes in ``doc``. With ``replace``, stored attributes that
     ``doc`` omits are cleared (see the module docstring for the exceptions)."""
     fields: dict[str, Any] = {}
     binding = binding_of(resource_type)
+    model = binding.model
     for schema, attribute in _stored(resource_type):
         if attribute.read_only:
             continue

@@ -21,7 +21,7 @@ from scim_api.errors import (
     exception_handler,
     scim_json_response,
 )
-from scim_api.listing import ResourceList, list_projection, resource_list, resources_search
+from scim_api.listing import ResourceList, resource_list, resources_search
 from scim_api.negotiation import ScimContentNegotiation
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
@@ -81,10 +81,7 @@ class ScimView(APIView):
         return self.request.build_absolute_uri(f"/scim/{slug}/v2" if slug else "/scim/v2")
 
     def projection(self, resource_type) -> Projection:
-        params = self.request.query_params
-        return Projection.from_params(
-            resource_type, params.get("attributes"), params.get("excludedAttributes")
-        )
+        return Projection.of(resource_type, self.request.query_params)
 
 
 class ResourceView(ScimView):
@@ -96,7 +93,7 @@ class ResourceView(ScimView):
     def query(self, handler, params) -> dict:
         """A ListResponse for GET on the endpoint and for POST .search (same parameters, RFC 9865
         section 3): the page ``resource_list`` selects, rendered."""
-        projection = list_projection(handler, params)
+        projection = Projection.of(handler.resource_type, params)
         found = resource_list(tenant=self.tenant, handler=handler, params=params, projection=projection)
         return self.list_body(found, {handler: projection})
 

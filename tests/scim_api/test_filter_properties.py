@@ -300,7 +300,7 @@ def _create(tenant, actor, documents: list[dict]) -> dict:
     created = {}
     for document in documents:
         body = {"schemas": [CORE_USER], **document}
-        fields = fields_from_document(USER, User, normalize_resource(USER, body), replace=True)
+        fields = fields_from_document(USER, normalize_resource(USER, body), replace=True)
         created[user_create(tenant=tenant, actor=actor, fields=fields).pk] = document
     return created
 
