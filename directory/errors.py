@@ -25,3 +25,8 @@ class VersionMismatch(ServiceError):
 
 class InvalidIdentifier(ServiceError):
     """An identifier the directory does not accept: a userName RFC 8265 refuses (directory.identifiers)."""
+
+
+class SchemaChanged(ServiceError):
+    """The tenant's extension declarations changed after the request read them: the write was
+    worked out against declarations that no longer hold, and must be worked out anew."""

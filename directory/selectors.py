@@ -1,16 +1,26 @@
 """Reads of directory data. Every selector takes the tenant: no query crosses tenants."""
 
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 
 import orjson
-from django.db.models import CharField, Exists, F, Func, OuterRef, QuerySet, TextField
+from django.db.models import CharField, Exists, F, Func, OuterRef, Prefetch, QuerySet, TextField
 
 from directory.db.prepared import PreparedQuery
 from directory.db.rows import Rows
 from directory.errors import DoesNotExist
+from directory.extension_values import number
 from directory.identifiers import parse_id
-from directory.models import Group, Membership, Tenant, User, UserState
+from directory.models import (
+    ExtensionAttribute,
+    ExtensionSchema,
+    Group,
+    Membership,
+    Tenant,
+    User,
+    UserState,
+)
 
 
 def users_visible(*, tenant: Tenant | int) -> QuerySet[User]:
@@ -277,3 +287,100 @@ def group_descendants(*, group_id, tenant: Tenant | None = None) -> set:
         ),
         {group_id},
     )
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """A tenant's extension schemas (``directory/models/extensions.py``), as of ``stamp``: every
+    schema, removed ones included, each with its attributes (removed ones included) and their
+    sub-attributes prefetched, in declared order. Shared by the requests of a process: read only."""
+
+    stamp: uuid.UUID | None
+    schemas: tuple[ExtensionSchema, ...] = ()
+
+    def of_type(self, resource_type: str) -> tuple[ExtensionSchema, ...]:
+        return tuple(s for s in self.schemas if s.resource_type == resource_type)
+
+
+NO_DECLARATIONS = Declarations(None)
+# Per (tenant, stamp): a change of declarations gives the tenant a new stamp, which every process
+# sees with the tenant (read fresh with its token after any change of the tenant row).
+_DECLARATIONS: OrderedDict[tuple, Declarations] = OrderedDict()
+DECLARATIONS_KEPT = 256
+
+
+def extension_declarations(*, tenant: Tenant) -> Declarations:
+    """The tenant's extension declarations as of ``tenant.extensions_stamp``; two queries the first
+    time a process meets that stamp, none after."""
+    stamp = tenant.extensions_stamp
+    if stamp is None:
+        return NO_DECLARATIONS
+    key = (tenant.pk, stamp)
+    found = _DECLARATIONS.get(key)
+    if found is not None:
+        return found
+    ordered = ExtensionAttribute.objects.order_by("position", "id")
+    schemas = tuple(
+        ExtensionSchema.objects.filter(tenant=tenant)
+        .order_by("created_at", "id")
+        .prefetch_related(
+            Prefetch(
+                "attributes", queryset=ordered.prefetch_related(Prefetch("sub_attributes", queryset=ordered))
+            )
+        )
+    )
+    found = Declarations(stamp, schemas)
+    # Kept only if no change committed since the schemas were read: the stamp, read after them,
+    # is still the one asked for (stamps are never reused).
+    if Tenant.objects.filter(pk=tenant.pk).values_list("extensions_stamp", flat=True).first() == stamp:
+        _DECLARATIONS[key] = found
+        if len(_DECLARATIONS) > DECLARATIONS_KEPT:
+            _DECLARATIONS.popitem(last=False)
+    return found
+
+
+def extension_values(*, tenant: Tenant, resource: User | Group) -> dict[str, dict]:
+    """The values of the tenant's extension attributes on ``resource`` (a user or group of the
+    tenant): ``{"<URN>": {"<attribute>": value}}``, spelled as declared, for the schemas and
+    attributes declared now (not those removed and awaiting a purge). writeOnly values are
+    included: SCIM never returns them, but they are the host application's to read."""
+    kind = "User" if isinstance(resource, User) else "Group"
+    stored = resource.extensions or {}
+    out: dict[str, dict] = {}
+    for schema in extension_declarations(tenant=tenant).of_type(kind):
+        held = stored.get(schema.urn)
+        if schema.removed_at is not None or not isinstance(held, dict):
+            continue
+        names = {a.name for a in schema.attributes.all() if a.parent_id is None and a.removed_at is None}
+        values = {name: value for name, value in held.items() if name in names}
+        if values:
+            out[schema.urn] = values
+    return out
+
+
+def users_with_extension_value(*, tenant: Tenant, urn: str, attribute: str, value) -> QuerySet[User]:
+    """The tenant's visible users with ``value`` among their values of the extension attribute
+    ``<urn>:<attribute>`` (a string compared as SCIM's eq compares it: casefolded unless
+    caseExact), by the indexed extension rows."""
+    declared = next(
+        (
+            a
+            for s in extension_declarations(tenant=tenant).of_type("User")
+            if s.urn.lower() == urn.lower() and s.removed_at is None
+            for a in s.attributes.all()
+            if a.parent_id is None and a.removed_at is None and a.name.lower() == attribute.lower()
+        ),
+        None,
+    )
+    if declared is None:
+        raise DoesNotExist(f"The tenant declares no extension attribute {urn}:{attribute}.")
+    match: dict = {"extension_values__attribute_id": declared.pk}
+    if declared.type == "string":
+        match["extension_values__key"] = value if declared.case_exact else str(value).casefold()
+    elif declared.type in ("integer", "decimal"):
+        match["extension_values__number"] = number(value)
+    elif declared.type == "boolean":
+        match["extension_values__flag"] = bool(value)
+    else:
+        match["extension_values__text"] = str(value)
+    return users_visible(tenant=tenant).filter(**match).distinct()

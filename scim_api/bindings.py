@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import models
 
-from directory.models import Group, Membership, User, UserValue
+from directory.models import Group, GroupExtensionValue, Membership, User, UserExtensionValue, UserValue
 from scim_api.schema import GROUP, USER, Attribute, ResourceType
 
 # Resolvers of derived attributes: what each attribute is made of, for filters, sorting, PATCH and
@@ -113,6 +113,9 @@ class Binding:
     # Whether a successful PATCH answers 200 with the resource (else 204 unless attributes are
     # asked for): RFC 7644 section 3.5.2 allows either.
     patch_returns_resource: bool = True
+    # The rows the leaf values of the tenant's extension attributes are copied into, typed and
+    # indexed, for filters, sorting and uniqueness (directory/models/extensions.py).
+    extension_values: type[models.Model] | None = None
 
     @property
     def name(self) -> str:
@@ -152,6 +155,7 @@ USER_BINDING = Binding(
     # partial view can neither re-enable a disabled account nor disable one by accident.
     kept_when_omitted=frozenset({"password", "active"}),
     patch_returns_resource=True,  # Okta reads the user back from the PATCH response
+    extension_values=UserExtensionValue,
 )
 
 GROUP_BINDING = Binding(
@@ -166,6 +170,7 @@ GROUP_BINDING = Binding(
     # attributes: rendering the result would read the whole member list, making a one-member
     # change cost O(members).
     patch_returns_resource=False,
+    extension_values=GroupExtensionValue,
 )
 
 BINDINGS: dict[str, Binding] = {b.name: b for b in (USER_BINDING, GROUP_BINDING)}

@@ -62,7 +62,7 @@ from scim_api.errors import (
     scim_error_of,
 )
 from scim_api.etags import NO_VERSION, expected_version
-from scim_api.resources import RESOURCES
+from scim_api.resources import RESOURCES, with_current_schemas
 from scim_api.schema import BULK_REQUEST, BULK_RESPONSE
 
 logger = logging.getLogger(__name__)
@@ -490,11 +490,12 @@ class BulkProcessor:
                 )
         if op.references and data is not None:
             data = _substitute(data, self.created, self.ids)
-        tenant, actor = self.tenant, self.actor
-        with transaction.atomic():
-            if op.method == "POST":
-                instance = handler.create(tenant, actor, data)
-            else:
+        actor = self.actor
+
+        def run(tenant):
+            with transaction.atomic():
+                if op.method == "POST":
+                    return handler.create(tenant, actor, data)
                 assert op.resource_id is not None  # from the path, which names one resource but for POST
                 expected = expected_version(op.version)
                 if expected == NO_VERSION:
@@ -503,12 +504,13 @@ class BulkProcessor:
                         f"{op.label}.version {op.version!r} is not an entity tag this server issued."
                     )
                 if op.method == "PUT":
-                    instance = handler.replace(tenant, actor, op.resource_id, data, expected)
-                elif op.method == "PATCH":
-                    instance = handler.patch(tenant, actor, op.resource_id, data, expected)
-                else:
-                    handler.delete(tenant, actor, op.resource_id, expected)
-                    instance = None
+                    return handler.replace(tenant, actor, op.resource_id, data, expected)
+                if op.method == "PATCH":
+                    return handler.patch(tenant, actor, op.resource_id, data, expected)
+                handler.delete(tenant, actor, op.resource_id, expected)
+                return None
+
+        instance, self.tenant = with_current_schemas(self.tenant, run)
         # Committed (or released, inside an outer transaction): now it may be named and located.
         op.status = SUCCESS_STATUS[op.method]
         if op.method == "POST":

@@ -1,14 +1,26 @@
-"""The discovery documents (RFC 7644 section 4): what this server really supports."""
+"""The discovery documents (RFC 7644 section 4): what this server really supports.
+
+They are public: without a token, the registry's schemas and resource types alone. A request with
+a tenant's token (at /scim/v2/ or /scim/<tenant>/v2/) also sees the extension schemas that tenant
+declared, in /Schemas and in /ResourceTypes' schemaExtensions, and never another tenant's.
+"""
 
 from django.conf import settings
 
 from scim_api.errors import NotFound
 from scim_api.paging import cursor_timeout
-from scim_api.schema import RESOURCE_SCHEMAS, RESOURCE_TYPES, SERVICE_PROVIDER_CONFIG
+from scim_api.schema import RESOURCE_SCHEMAS, RESOURCE_TYPES, SERVICE_PROVIDER_CONFIG, ResourceType
 from scim_api.schema_definitions import META_SCHEMAS
+from scim_api.tenant_types import resource_type_of
 
 
-def service_provider_config(base_url: str, name=None) -> dict:
+def _types(tenant) -> list[ResourceType]:
+    if tenant is None:
+        return list(RESOURCE_TYPES.values())
+    return [resource_type_of(tenant, name) for name in RESOURCE_TYPES]
+
+
+def service_provider_config(base_url: str, name=None, tenant=None) -> dict:
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "patch": {"supported": True},
@@ -53,8 +65,8 @@ def _list(resources: list) -> dict:
     }
 
 
-def resource_types(base_url: str, name=None) -> dict:
-    documents = {rt.name: rt.to_scim(f"{base_url}/ResourceTypes/{rt.name}") for rt in RESOURCE_TYPES.values()}
+def resource_types(base_url: str, name=None, tenant=None) -> dict:
+    documents = {rt.name: rt.to_scim(f"{base_url}/ResourceTypes/{rt.name}") for rt in _types(tenant)}
     if name is None:
         return _list(list(documents.values()))
     found = next((doc for key, doc in documents.items() if key.lower() == name.lower()), None)
@@ -63,8 +75,9 @@ def resource_types(base_url: str, name=None) -> dict:
     return found
 
 
-def schemas(base_url: str, name=None) -> dict:
-    every = (*RESOURCE_SCHEMAS, *META_SCHEMAS)
+def schemas(base_url: str, name=None, tenant=None) -> dict:
+    declared = [] if tenant is None else [s for rt in _types(tenant) for s in rt.tenant_schemas]
+    every = (*RESOURCE_SCHEMAS, *declared, *META_SCHEMAS)
     documents = {s.id: s.to_scim(f"{base_url}/Schemas/{s.id}") for s in every}
     if name is None:
         return _list(list(documents.values()))

@@ -16,25 +16,36 @@ invalidSyntax error naming the attribute.
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 
+from directory.extension_values import number as extension_number
 from scim_api.errors import InvalidSyntax, InvalidValue
 from scim_api.schema import Attribute, AttributePath, ResourceType, Schema
 
+_INTEGER = re.compile(r"[+-]?\d{1,4300}")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _TRUE = {"true"}
 _FALSE = {"false"}
 
 
-def normalize_resource(resource_type: ResourceType, body: Any) -> dict[str, Any]:
-    """A whole resource (POST, PUT) in canonical form; without ``schemas``, ``id`` or ``meta``."""
+def normalize_resource(
+    resource_type: ResourceType, body: Any, ignored: list[str] | None = None
+) -> dict[str, Any]:
+    """A whole resource (POST, PUT) in canonical form; without ``schemas``, ``id`` or ``meta``.
+    What it carries of extensions the tenant has not declared is appended to ``ignored``."""
     if not isinstance(body, dict):
         raise InvalidSyntax(f"A {resource_type.name} must be a JSON object.")
     check_schemas(resource_type, body)
-    return normalize_attributes(resource_type, body)
+    return normalize_attributes(resource_type, body, ignored)
 
 
 def check_schemas(resource_type: ResourceType, body: dict) -> None:
+    """``schemas`` names the core schema. Other URNs in it carry no values, so one the tenant has
+    not declared is no input to refuse or record, even for a strict tenant: Microsoft Entra ID adds
+    ``http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group`` to every group it
+    creates (tests/fixtures/idp/entra/create-group.json)."""
     schemas = next((v for k, v in body.items() if k.lower() == "schemas"), None)
     if schemas is None:
         return  # required by RFC 7643 section 3, but carries nothing we need; tolerated
@@ -46,7 +57,22 @@ def check_schemas(resource_type: ResourceType, body: dict) -> None:
         )
 
 
-def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, Any]:
+def undeclared(resource_type: ResourceType, path: str, what: str, ignored: list[str] | None) -> None:
+    """Input for an extension the tenant has not declared (RFC 7644 section 3.3 lets a server
+    ignore it): refused with invalidValue when the tenant is strict, else noted in ``ignored``
+    (the write's audit event names it)."""
+    if resource_type.strict:
+        raise InvalidValue(
+            f"{what}, which is not an extension schema (or attribute) this directory declares for "
+            f"{resource_type.name}s; declare it, or turn off strict extensions for the tenant."
+        )
+    if ignored is not None:
+        ignored.append(path)
+
+
+def normalize_attributes(
+    resource_type: ResourceType, body: dict, ignored: list[str] | None = None
+) -> dict[str, Any]:
     """Top-level attributes (core, common and URN-keyed extensions) in canonical form."""
     out: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -63,14 +89,24 @@ def normalize_attributes(resource_type: ResourceType, body: dict) -> dict[str, A
                 continue
             if not isinstance(value, dict):
                 raise InvalidValue(f'"{extension.id}" must be an object of {extension.name} attributes.')
-            attributes = normalize_schema_attributes(extension, value, prefix=f"{extension.id}:")
+            attributes = normalize_schema_attributes(
+                extension,
+                value,
+                prefix=f"{extension.id}:",
+                retained=(resource_type, ignored),
+            )
             if attributes:
                 out.setdefault(extension.id, {}).update(attributes)
             continue
         path = resource_type.resolve(key) or resolve_unqualified(resource_type, key)
         if path is None:
             if lowered.startswith("urn:"):
-                continue  # an extension this server does not support; RFC 7644 section 3.3 lets us ignore it
+                if value is not None:
+                    names = list(value) if isinstance(value, dict) and value else [None]
+                    for name in names:
+                        where = f"{key}:{name}" if name is not None else key
+                        undeclared(resource_type, where, f'"{where}" is given', ignored)
+                continue
             raise InvalidValue(f'"{key}" is not an attribute of {resource_type.name}.')
         if path.sub_attribute is not None:
             raise InvalidValue(
@@ -98,12 +134,21 @@ def resolve_unqualified(resource_type: ResourceType, name: str) -> AttributePath
     return found[0] if len(found) == 1 else None
 
 
-def normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict[str, Any]:
+def normalize_schema_attributes(
+    schema: Schema, body: dict, prefix: str, retained: tuple[ResourceType, list[str] | None] | None = None
+) -> dict[str, Any]:
+    """One extension's attributes in canonical form. With ``retained`` (the tenant's type, and the
+    list of what is ignored): an attribute the tenant removed from its declaration is treated as
+    undeclared (``undeclared``), where any other unknown attribute is refused."""
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key.lower() == "schemas":
             continue  # some clients serialize an extension as a resource of its own
         attribute = schema.attribute(key)
+        if attribute is None and retained is not None and _removed(retained[0], schema, key):
+            if value is not None:
+                undeclared(retained[0], f"{prefix}{key}", f'"{prefix}{key}" is given', retained[1])
+            continue
         if attribute is None:
             raise InvalidValue(f'"{prefix}{key}" is not an attribute of {schema.name}.')
         if attribute.name in out:
@@ -114,6 +159,11 @@ def normalize_schema_attributes(schema: Schema, body: dict, prefix: str) -> dict
         if normalized is not None:
             out[attribute.name] = normalized
     return out
+
+
+def _removed(resource_type: ResourceType, schema: Schema, name: str) -> bool:
+    names = resource_type.retained.get(schema.id, frozenset())
+    return name.lower() in {n.lower() for n in names}
 
 
 def normalize_value(attribute: Attribute, value: Any, label: str) -> Any:
@@ -171,11 +221,21 @@ def coerce_scalar(attribute: Attribute, value: Any, label: str) -> Any:
             return value.strip().lower() in _TRUE  # Entra sends "True" / "False"
         raise InvalidValue(f'"{label}" must be true or false, not {value!r}.')
     if kind in ("integer", "decimal"):
+        if isinstance(value, str) and attribute.declaration is not None and _NUMBER.fullmatch(value.strip()):
+            # A tenant's attribute mapped from a string in the IdP (Entra's extensionAttribute1 to
+            # 15 are strings): its digits are the number.
+            text = value.strip()
+            value = int(text) if kind == "integer" and _INTEGER.fullmatch(text) else float(text)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidValue(f'"{label}" must be a number, not {value!r}.')
         # Not float(value): an int of 400 digits is a valid integer that no float can hold.
         if kind == "integer" and isinstance(value, float) and not value.is_integer():
             raise InvalidValue(f'"{label}" must be an integer, not {value!r}.')
+        if attribute.declaration is not None:
+            try:  # a tenant's attribute: within what its rows' number column holds
+                extension_number(value)
+            except ValueError as error:
+                raise InvalidValue(f'"{label}": {error}.') from None
         return int(value) if kind == "integer" else value
     if isinstance(value, bool | dict | list):
         raise InvalidValue(f'"{label}" must be a {kind}, not {type(value).__name__}.')

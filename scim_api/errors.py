@@ -16,6 +16,7 @@ from directory.errors import (
     DoesNotExist,
     InvalidIdentifier,
     InvalidReference,
+    SchemaChanged,
     ServiceError,
     VersionMismatch,
 )
@@ -121,7 +122,16 @@ class ServiceUnavailable(ScimError):
 
 
 # What directory services refuse (directory/errors.py), as SCIM errors.
+class SchemaBusy(ServiceUnavailable):
+    """The tenant's extension schemas kept changing while a write was worked out (503, retried
+    by identity providers; see ``scim_api.resources.with_current_schemas``)."""
+
+    def __init__(self, detail: str, **kwargs):
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 SERVICE_ERRORS: dict[type[ServiceError], type[ScimError]] = {
+    SchemaChanged: SchemaBusy,
     DoesNotExist: NotFound,
     AlreadyExists: Uniqueness,
     InvalidReference: InvalidValue,

@@ -58,6 +58,7 @@ from scim2_models.path import (
 )
 
 from directory.db.functions import CaseFold
+from directory.extension_values import number as extension_number
 from directory.identifiers import key_function, parse_id
 from directory.models import casefold_key
 from directory.selectors import group_descendants
@@ -121,7 +122,7 @@ def filtered(resource_type: ResourceType, text: str, *, tenant, queryset: QueryS
     tenant's resources of that type; the resolved query is kept for the next request with the
     same text, unless compiling it read data (the groups nested in a group ``groups.value``
     names), which a later write could change."""
-    key = (resource_type.name, tenant.pk, text)
+    key = (resource_type.key, tenant.pk, text)
     kept = _FILTERED.get(key)
     if kept is not None:
         _FILTERED.move_to_end(key)
@@ -266,6 +267,8 @@ class QueryCompiler(FilterVisitor[Q]):
             raise InvalidFilter(
                 f"{_name(node.attr_path)}[...]: a value filter needs a multi-valued attribute."
             )
+        if path.schema.tenant_defined:
+            return ExtensionCompiler(self, path).elements(node.val_filter)
         element = ElementCompiler(self, path)
         return element.exists(element.visit(node.val_filter))
 
@@ -282,6 +285,8 @@ class QueryCompiler(FilterVisitor[Q]):
     def _attribute_condition(self, attr_path: AttrPath, op, value, present: bool = False) -> Q:
         path = self._resolve(attr_path)
         attribute, sub = path.attribute, path.sub_attribute
+        if path.schema.tenant_defined:
+            return ExtensionCompiler(self, path).condition(op, value, present)
         if attribute.multi_valued:
             element = ElementCompiler(self, path)
             sub_name = sub.name if sub else ("value" if attribute.sub("value") else None)
@@ -412,7 +417,123 @@ class QueryCompiler(FilterVisitor[Q]):
         raise InvalidFilter(f"{path} cannot be used in a filter.")
 
 
-class ElementCompiler(FilterVisitor[Q]):
+class _ElementFilter(FilterVisitor[Q]):
+    """What the compilers of conditions on one element share: ``and``, ``or`` and ``not`` as the
+    whole filter has them; no value filter inside another (RFC 7644 section 3.4.2.2)."""
+
+    def visit_logical_expr(self, node: LogicalExpr) -> Q:
+        return QueryCompiler.visit_logical_expr(self, node)  # type: ignore[arg-type]
+
+    def visit_not(self, node: Not) -> Q:
+        return ~self.visit(node.expr)
+
+    def visit_value_path(self, node: ValuePath) -> Q:
+        raise InvalidFilter("Value filters cannot be nested.")
+
+
+class ExtensionCompiler(_ElementFilter):
+    """Conditions on a tenant-defined extension attribute: on its leaf values, the binding's
+    extension rows (``directory/models/extensions.py``), each kind of value compared in its typed
+    column (a string's ``key``: casefolded unless caseExact, indexed for eq and sw). A resource
+    matches a comparison when one of its values does (RFC 7644 section 3.4.2.2, multi-valued
+    attributes); ``ne``, and ``not``, match the resources without a value too. Inside a value filter
+    (``urn:...:badges[type eq "a" and number gt 3]``) every condition is about the same element."""
+
+    def __init__(self, parent: QueryCompiler, path: AttributePath):
+        model = parent.binding.extension_values
+        if model is None:
+            raise InvalidFilter(f"{path} cannot be used in a filter.")
+        self.parent, self.path, self.model = parent, path, model
+        self.element: tuple[str, str] | None = None  # inside [...]: the element row's owner, element
+
+    def _rows(self, attribute: Attribute) -> QuerySet:
+        assert attribute.declaration is not None  # tenant-defined attributes carry it
+        if self.element is not None:
+            owner, element = self.element
+            return self.model._default_manager.filter(
+                owner=OuterRef(owner), element=OuterRef(element), attribute_id=attribute.declaration
+            )
+        # The tenant too: PostgreSQL then finds the rows by the (tenant, attribute, key) index.
+        return self.model._default_manager.filter(
+            tenant=OuterRef("tenant"), owner=OuterRef("pk"), attribute_id=attribute.declaration
+        )
+
+    def condition(self, op, value, present: bool) -> Q:
+        attribute, sub = self.path.attribute, self.path.sub_attribute
+        if attribute.type == "complex" and sub is None:
+            if not present:
+                example = attribute.sub_attributes[0].name
+                raise InvalidFilter(
+                    f"{self.path} is complex: compare one of its sub-attributes, e.g. {self.path}.{example}."
+                )
+            ids = [s.declaration for s in attribute.sub_attributes]
+            rows = self.model._default_manager.filter(
+                tenant=OuterRef("tenant"), owner=OuterRef("pk"), attribute_id__in=ids
+            )
+            return Q(Exists(rows))
+        return self._leaf(sub or attribute, op, value, present, str(self.path))
+
+    def _leaf(self, leaf: Attribute, op, value, present: bool, label: str) -> Q:
+        rows = self._rows(leaf)
+        if present:
+            return Q(Exists(rows))
+        value = _check_value(leaf, op, value, label)
+        if value is None:  # unassigned: eq null holds where no value is, ne null where one is
+            return ~Q(Exists(rows)) if op == CompareOperator.eq else Q(Exists(rows))
+        if op == CompareOperator.ne:
+            return ~self._leaf(leaf, CompareOperator.eq, value, present, label)
+        return Q(Exists(rows.filter(self._compare(leaf, op, value, label))))
+
+    def _compare(self, leaf: Attribute, op, value, label: str) -> Q:
+        kind = leaf.type
+        if kind == "boolean":
+            return Q(flag=value)
+        if kind in ("integer", "decimal"):
+            try:
+                return compare("number", op, extension_number(value), case_exact=True)
+            except ValueError as error:
+                raise InvalidFilter(f"The value compared with {label}: {error}.") from None
+        if kind == "dateTime":
+            return compare("moment", op, _datetime(value, label), case_exact=True)
+        if kind == "string":
+            # ``key`` holds the value casefolded unless caseExact: compared exactly, either way.
+            return compare("key", op, value if leaf.case_exact else casefold_key(value), case_exact=True)
+        return compare("text", op, value, case_exact=leaf.case_exact)
+
+    def elements(self, node) -> Q:
+        """A value filter on a multi-valued complex attribute: some element (its rows share owner
+        and ``element``) satisfies every condition."""
+        attribute = self.path.attribute
+        if attribute.type != "complex":
+            raise InvalidFilter(
+                f"{self.path}[...]: a value filter needs a complex attribute's sub-attributes."
+            )
+        ids = [s.declaration for s in attribute.sub_attributes]
+        rows = self.model._default_manager.filter(
+            tenant=OuterRef("tenant"), owner=OuterRef("pk"), attribute_id__in=ids
+        )
+        self.element = ("owner", "element")
+        return Q(Exists(rows.filter(self.visit(node))))
+
+    def visit_present(self, node: Present) -> Q:
+        sub = self._sub(node.attr_path)
+        return self._leaf(sub, CompareOperator.eq, None, True, f"{self.path}.{sub.name}")
+
+    def visit_comparison(self, node: Comparison) -> Q:
+        sub = self._sub(node.attr_path)
+        return self._leaf(sub, node.op, node.value, False, f"{self.path}.{sub.name}")
+
+    def _sub(self, attr_path: AttrPath) -> Attribute:
+        attribute = self.path.attribute
+        sub = attribute.sub(attr_path.attr) if not (attr_path.uri or attr_path.sub_attr) else None
+        if sub is None:
+            raise InvalidFilter(f"{attr_path} is not a sub-attribute of {attribute.name}.")
+        if sub.returned == "never":
+            raise InvalidFilter(f"{self.path}.{sub.name} cannot be used in a filter.")
+        return sub
+
+
+class ElementCompiler(_ElementFilter):
     """Conditions on one element of a multi-valued attribute (inside ``[...]`` or ``emails.value``)."""
 
     def __init__(self, parent: QueryCompiler, path: AttributePath):
@@ -439,15 +560,6 @@ class ElementCompiler(FilterVisitor[Q]):
             assert isinstance(self.resolver, MemberOf)  # as __init__ checked: a user's groups
             rows = self.resolver.through._default_manager.filter(**{self.resolver.column: OuterRef("pk")})
         return Q(Exists(rows.filter(condition)))
-
-    def visit_logical_expr(self, node: LogicalExpr) -> Q:
-        return QueryCompiler.visit_logical_expr(self, node)  # type: ignore[arg-type]
-
-    def visit_not(self, node: Not) -> Q:
-        return ~self.visit(node.expr)
-
-    def visit_value_path(self, node: ValuePath) -> Q:
-        raise InvalidFilter("Value filters cannot be nested.")
 
     def visit_present(self, node: Present) -> Q:
         return self.condition(self._sub(node.attr_path), CompareOperator.eq, None, present=True)

@@ -51,9 +51,10 @@ def resource_queryset(*, tenant: Tenant, handler, params) -> tuple[QuerySet, Sor
     sort key, and the Sort to order them by."""
     text = filter_text(params)
     queryset = handler.queryset(tenant)
+    resource_type = handler.type_for(tenant)
     if text:
-        queryset = filtered(handler.resource_type, text, tenant=tenant, queryset=queryset)
-    return parse_sort(handler.resource_type, queryset, params.get("sortBy"), params.get("sortOrder"))
+        queryset = filtered(resource_type, text, tenant=tenant, queryset=queryset)
+    return parse_sort(resource_type, queryset, params.get("sortBy"), params.get("sortOrder"))
 
 
 def resource_list(*, tenant: Tenant, handler, params, projection: Projection) -> ResourceList:
@@ -101,7 +102,7 @@ def _column_lookup(tenant, handler, text, params, projection) -> ResourceList | 
     if params.get("sortBy") not in (None, "") or params.get("sortOrder") not in (None, ""):
         return None
     start, count = page_bounds(params)
-    equality = column_equality(handler.resource_type, text) if start == 1 and count else None
+    equality = column_equality(projection.resource_type, text) if start == 1 and count else None
     if equality is None:
         return None
     items = handler.find(tenant, *equality, count=count, projection=projection)
@@ -123,7 +124,7 @@ def resources_search(*, tenant: Tenant, handlers, params) -> tuple[ResourceList,
     searched, unknown, projections = [], [], {}
     sort = Sort()
     for handler in handlers:
-        projections[handler] = Projection.of(handler.resource_type, params)
+        projections[handler] = Projection.of(handler.type_for(tenant), params)
         try:
             queryset, sort = resource_queryset(tenant=tenant, handler=handler, params=params)
         except InvalidFilter as error:

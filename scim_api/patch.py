@@ -8,6 +8,7 @@ applies as set operations, so a PATCH never reads a large group's member list.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from scim_api.documents import (
     normalize_single,
     normalize_value,
     resolve_unqualified,
+    undeclared,
 )
 from scim_api.errors import InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from scim_api.schema import PATCH_OP, AttributePath, ResourceType
@@ -235,18 +237,23 @@ def _selector_values(node: FilterNode) -> dict:
 
 
 def apply_operations(
-    resource_type: ResourceType, doc: dict[str, Any], operations: list[Operation]
+    resource_type: ResourceType,
+    doc: dict[str, Any],
+    operations: list[Operation],
+    ignored: list[str] | None = None,
 ) -> tuple[dict[str, Any], MemberChanges]:
     """The document after the operations, and the member changes they ask for; ``doc`` itself is
-    left as it was (a deep copy, made the fast way a JSON document allows)."""
+    left as it was (a deep copy, made the fast way a JSON document allows). Operations on
+    extensions the tenant has not declared are skipped and appended to ``ignored``
+    (``documents.undeclared``: refused instead when the tenant is strict)."""
     doc = orjson.loads(orjson.dumps(doc))
     members = MemberChanges()
     for index, operation in enumerate(operations):
         label = f"Operations[{index}]"
         if operation.path is None:
-            _apply_pathless(resource_type, doc, operation, members, label)
+            _apply_pathless(resource_type, doc, operation, members, label, ignored)
         else:
-            _apply_path(resource_type, doc, operation, members, label)
+            _apply_path(resource_type, doc, operation, members, label, ignored)
     return doc, members
 
 
@@ -258,7 +265,9 @@ def _container(doc: dict, path: AttributePath, create: bool) -> dict | None:
     return doc.get(path.schema.id)
 
 
-def _apply_pathless(resource_type, doc, operation: Operation, members: MemberChanges, label: str) -> None:
+def _apply_pathless(
+    resource_type, doc, operation: Operation, members: MemberChanges, label: str, ignored: list[str] | None
+) -> None:
     if operation.op == "remove":
         raise NoTarget(f"{label}: remove needs a path.")
     if not isinstance(operation.value, dict):
@@ -272,8 +281,8 @@ def _apply_pathless(resource_type, doc, operation: Operation, members: MemberCha
         value.pop(key)
     for key in [k for k in value if "." in k.rsplit(":", 1)[-1]]:
         # Entra keys path-less values by path: {"name.givenName": ..., "urn:...:User:manager.value": ...}
-        _apply_path(resource_type, doc, Operation(operation.op, key, value.pop(key)), members, label)
-    for attribute_name, new in normalize_attributes(resource_type, value).items():
+        _apply_path(resource_type, doc, Operation(operation.op, key, value.pop(key)), members, label, ignored)
+    for attribute_name, new in normalize_attributes(resource_type, value, ignored).items():
         extension = resource_type.extension(attribute_name)
         if extension is not None:
             target = doc.setdefault(extension.id, {})
@@ -346,11 +355,16 @@ def _one_primary(items: list, written: frozenset[int] | set[int] = frozenset()) 
     return items
 
 
-def _apply_path(resource_type, doc, operation: Operation, members: MemberChanges, label: str) -> None:
+def _apply_path(
+    resource_type, doc, operation: Operation, members: MemberChanges, label: str, ignored: list[str] | None
+) -> None:
     assert operation.path is not None  # path-less operations are _apply_pathless's
     extension = resource_type.extension(operation.path)
     if extension is not None:
-        _apply_extension(doc, extension, operation, label)
+        _apply_extension(resource_type, doc, extension, operation, label, ignored)
+        return
+    if _undeclared(resource_type, operation.path):
+        undeclared(resource_type, operation.path, f'{label}: "{operation.path}" names an extension', ignored)
         return
     target = _target(resource_type, operation.path)
     path, attribute = target.path, target.path.attribute
@@ -446,7 +460,24 @@ def _apply_filtered(container: dict | None, target: _Target, operation: Operatio
         container[attribute.name] = [item for item in _one_primary(items, written) if item]
 
 
-def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
+def _undeclared(resource_type: ResourceType, path: str) -> bool:
+    """Whether a PATCH path names an extension schema the tenant has not declared, or an attribute
+    it removed from one it has (``ResourceType.retained``)."""
+    lowered = path.lower()
+    if not lowered.startswith("urn:"):
+        return False
+    for schema in resource_type.schemas:
+        urn = schema.id.lower()
+        if lowered.startswith(urn + ":"):
+            name = re.split(r"[.\[]", path[len(urn) + 1 :], maxsplit=1)[0].lower()
+            removed = resource_type.retained.get(schema.id, frozenset())
+            return name in {n.lower() for n in removed}
+    return True
+
+
+def _apply_extension(
+    resource_type, doc, extension, operation: Operation, label: str, ignored: list[str] | None
+) -> None:
     """A path that is a whole extension schema URN: its value is an object of that schema's
     attributes, as a path-less operation would nest them under the URN."""
     if operation.op == "remove":
@@ -454,7 +485,9 @@ def _apply_extension(doc, extension, operation: Operation, label: str) -> None:
         return
     if not isinstance(operation.value, dict):
         raise InvalidValue(f"{label}: the value for {extension.id} must be an object of its attributes.")
-    new = normalize_schema_attributes(extension, operation.value, prefix=f"{extension.id}:")
+    new = normalize_schema_attributes(
+        extension, operation.value, prefix=f"{extension.id}:", retained=(resource_type, ignored)
+    )
     target = doc.setdefault(extension.id, {}) if operation.op == "add" else {}
     for name, value in new.items():
         _set(target, extension.attribute(name), value, operation.op)

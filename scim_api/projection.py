@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from scim_api.errors import InvalidValue
-from scim_api.schema import COMMON, RESOURCE_TYPES, AttributePath, ResourceType
+from scim_api.schema import COMMON, AttributePath, ResourceType
 
 MAX_PATHS = 100
 
@@ -31,7 +31,7 @@ class Projection:
     @classmethod
     def from_params(cls, resource_type: ResourceType, attributes: Any, excluded: Any) -> Projection:
         if isinstance(attributes, str | None) and isinstance(excluded, str | None):
-            return _cached(resource_type.name, attributes, excluded)
+            return _cached(resource_type, attributes, excluded)
         return cls._parsed(resource_type, attributes, excluded)
 
     @classmethod
@@ -145,10 +145,11 @@ class Projection:
 
 
 @lru_cache(maxsize=256)
-def _cached(resource_type_name: str, attributes: str | None, excluded: str | None) -> Projection:
-    """Projections of query parameters, kept: most requests give none, or the same few, and a
-    projection remembers what it decided for each attribute (``_rules``)."""
-    return Projection._parsed(RESOURCE_TYPES[resource_type_name], attributes, excluded)
+def _cached(resource_type: ResourceType, attributes: str | None, excluded: str | None) -> Projection:
+    """Projections of query parameters, kept per resource type (hashed by identity: a tenant's
+    type is one object while its declarations last): most requests give none, or the same few,
+    and a projection remembers what it decided for each attribute (``_rules``)."""
+    return Projection._parsed(resource_type, attributes, excluded)
 
 
 def _only_subs(value, names: set[str]):

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from directory import selectors
 from directory.db.rows import iso_utc
+from directory.errors import SchemaChanged
 from directory.models import Group, Tenant, User
 from directory.services import groups as group_services
 from directory.services import users as user_services
@@ -26,9 +27,28 @@ from scim_api.documents import normalize_resource
 from scim_api.errors import InvalidValue, Mutability
 from scim_api.patch import apply_operations, member_refs, parse_operations
 from scim_api.projection import Projection
-from scim_api.schema import ENTERPRISE_USER, ResourceType
+from scim_api.schema import ENTERPRISE_USER, Attribute, ResourceType
 from scim_api.sorting import SORT_KEY
-from scim_api.storage import document_from_instance, fields_from_document, stored_fields
+from scim_api.storage import document_from_instance, extensions_of, fields_from_document, stored_fields
+from scim_api.tenant_types import resource_type_of
+
+# A write worked out against extension declarations that changed meanwhile is worked out anew
+# (``with_current_schemas``) at most this many times in all.
+SCHEMA_ATTEMPTS = 3
+
+
+def with_current_schemas(tenant: Tenant, write):
+    """``write(tenant)``; should the tenant's extension declarations change while it runs (the
+    service refuses with ``SchemaChanged``), again with the tenant read anew, so that the request
+    is worked out against the declarations that hold. Returns the result and the tenant it used."""
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            return write(tenant), tenant
+        except SchemaChanged:
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            tenant = Tenant.objects.get(pk=tenant.pk)
+    raise AssertionError("unreachable")
 
 
 class ResourceHandler:
@@ -58,6 +78,10 @@ class ResourceHandler:
     def queryset(self, tenant: Tenant) -> QuerySet:
         return self.model._default_manager.filter(tenant=tenant)
 
+    def type_for(self, tenant: Tenant) -> ResourceType:
+        """The resource type as ``tenant`` has it: with the extensions it declared."""
+        return resource_type_of(tenant, self.binding.name)
+
     # What each type's handler implements, through the directory's selectors and services.
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None) -> Any:
@@ -85,11 +109,14 @@ class ResourceHandler:
     def render(self, tenant, instance, projection: Projection, base_url: str) -> dict:
         return self.render_many(tenant, [instance], projection, base_url)[0]
 
-    def document(self, instance, doc: dict, base_url: str) -> dict:
+    def document(self, instance, doc: dict, base_url: str, resource_type: ResourceType) -> dict:
         """The resource's document from its stored attributes ``doc`` (``storage``): ``schemas``
         (the core schema and each extension it has values of), ``id``, the references it holds as
         locations (RFC 7643 section 2.3.7), and ``meta`` (section 3.1)."""
-        extensions = [urn for urn in self._extension_ids if urn in doc]
+        ids = self._extension_ids
+        if resource_type is not self.resource_type:
+            ids = tuple(s.id for s in resource_type.extensions)
+        extensions = [urn for urn in ids if urn in doc]
         for container, name, endpoint in self._references:
             value = (doc if container is None else doc.get(container, {})).get(name)
             if value and "value" in value:
@@ -110,14 +137,33 @@ class ResourceHandler:
             "version": instance.etag,
         }
 
-    def check_required(self, doc: dict) -> None:
-        for attribute in self.resource_type.schema.attributes:
+    def check_required(self, doc: dict, resource_type: ResourceType) -> None:
+        """The attributes declared required are there (RFC 7643 section 2.2), the sub-attributes
+        declared required in each value of a complex one, and the extensions the type requires
+        (schemaExtensions required, section 6)."""
+        for attribute in resource_type.schema.attributes:
             if attribute.required and doc.get(attribute.name) in (None, ""):
-                raise InvalidValue(f'"{attribute.name}" is required for a {self.resource_type.name}.')
+                raise InvalidValue(f'"{attribute.name}" is required for a {resource_type.name}.')
+        for schema in resource_type.tenant_schemas:
+            values = doc.get(schema.id) or {}
+            if not values and schema.id.lower() in resource_type.required_extensions:
+                raise InvalidValue(
+                    f"A {resource_type.name} must carry the extension {schema.id} (its schemaExtensions "
+                    "entry is required, RFC 7643 section 6)."
+                )
+            for attribute in schema.attributes:
+                label = f"{schema.id}:{attribute.name}"
+                value = values.get(attribute.name)
+                if attribute.required and attribute.mutability != "readOnly" and value in (None, "", []):
+                    raise InvalidValue(f'"{label}" is required for a {resource_type.name}.')
+                _check_required_subs(attribute, value, label)
 
-    def fields(self, doc: dict) -> dict[str, Any]:
-        """Model field values of a full replace by ``doc`` (``storage.fields_from_document``)."""
-        return fields_from_document(self.resource_type, doc, replace=True)
+    def fields(self, doc: dict, resource_type: ResourceType, current=None) -> dict[str, Any]:
+        """Model field values of a full replace by ``doc`` (``storage.fields_from_document``);
+        ``current``: the resource as it is, whose extension values a client cannot see or write
+        are kept."""
+        extensions = extensions_of(current) if current is not None else None
+        return fields_from_document(resource_type, doc, replace=True, current=extensions)
 
 
 class UserResource(ResourceHandler):
@@ -126,6 +172,7 @@ class UserResource(ResourceHandler):
 
     def get(self, tenant: Tenant, resource_id: str, projection: Projection | None = None):
         """The user as a row (``directory.db.rows``) with what rendering it needs."""
+        projection = projection or Projection.of(self.type_for(tenant), {})
         return selectors.user_get(tenant=tenant, user_id=resource_id, rows=self._rows(projection))
 
     def readable(self, queryset: QuerySet, projection: Projection, *, sort_key=False, searched=False):
@@ -144,10 +191,12 @@ class UserResource(ResourceHandler):
             tenant=tenant, column=column, value=value, count=count, rows=self._rows(projection)
         )
 
-    def _rows(self, projection: Projection | None, annotations: tuple[str, ...] = ()):
-        groups = projection is None or projection.includes("groups")
+    def _rows(self, projection: Projection, annotations: tuple[str, ...] = ()):
+        """Rows with the fields the projection's type renders (its tenant's extensions included)."""
         return selectors.user_rows(
-            fields=stored_fields(self.resource_type), groups=groups, annotations=annotations
+            fields=stored_fields(projection.resource_type),
+            groups=projection.includes("groups"),
+            annotations=annotations,
         )
 
     def render_many(self, tenant, users, projection: Projection, base_url: str) -> list[dict]:
@@ -158,15 +207,18 @@ class UserResource(ResourceHandler):
         managers = selectors.manager_names(tenant=tenant, users=users)
         # JSON text that a row carries is sent as it is unless the projection must look inside.
         json_text = orjson.Fragment if projection.keeps_everything else orjson.loads
+        resource_type = projection.resource_type
         return [
             projection.apply(
-                self._document(u, groups.get(u.pk, []), managers.get(u.manager_id), base_url, json_text)
+                self._document(
+                    u, groups.get(u.pk, []), managers.get(u.manager_id), base_url, json_text, resource_type
+                )
             )
             for u in users
         ]
 
-    def _document(self, user, groups: list, manager_name: str | None, base_url: str, json_text) -> dict:
-        stored = document_from_instance(self.resource_type, user, json_text=json_text)
+    def _document(self, user, groups: list, manager_name, base_url: str, json_text, resource_type) -> dict:
+        stored = document_from_instance(resource_type, user, json_text=json_text)
         manager = stored.get(ENTERPRISE_USER, {}).get("manager")
         if manager and manager_name:
             manager["displayName"] = manager_name
@@ -176,44 +228,51 @@ class UserResource(ResourceHandler):
                 {"value": str(pk), "$ref": f"{groups_at}/{pk}", "display": name, "type": kind}
                 for pk, name, kind in groups
             ]
-        return self.document(user, stored, base_url)
+        return self.document(user, stored, base_url, resource_type)
 
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> User:
-        doc = normalize_resource(self.resource_type, body)
-        self.check_required(doc)
-        user = user_services.user_create(tenant=tenant, actor=actor, fields=self.fields(doc))
+        resource_type, ignored = self.type_for(tenant), list[str]()
+        doc = normalize_resource(resource_type, body, ignored)
+        self.check_required(doc, resource_type)
+        user = user_services.user_create(
+            tenant=tenant, actor=actor, fields=self.fields(doc, resource_type), ignored=ignored
+        )
         # A new user is in no group: nothing to read for its rendering. The attribute is the
         # RELATED_WITH_GROUPS annotation's, which only some instances have: not declared on User.
         user.direct_groups = None  # type: ignore[attr-defined]
         return user
 
     def replace(self, tenant, actor, resource_id, body, expected_version):
-        def replaced(current) -> dict:
-            doc = normalize_resource(self.resource_type, body)
-            self.check_required(doc)
-            _check_id(body, resource_id)
-            return self.fields(doc)
+        resource_type, ignored = self.type_for(tenant), list[str]()
 
-        return self._update(tenant, actor, resource_id, replaced, expected_version)
+        def replaced(current) -> dict:
+            ignored.clear()
+            doc = normalize_resource(resource_type, body, ignored)
+            self.check_required(doc, resource_type)
+            _check_id(body, resource_id)
+            return self.fields(doc, resource_type, current)
+
+        return self._update(tenant, actor, resource_id, replaced, expected_version, ignored)
 
     def patch(self, tenant, actor, resource_id, body, expected_version):
         operations = parse_operations(body)
+        resource_type, ignored = self.type_for(tenant), list[str]()
 
         def patched(current) -> dict:
-            doc, _ = apply_operations(
-                self.resource_type, document_from_instance(self.resource_type, current), operations
-            )
-            self.check_required(doc)
-            fields = self.fields(doc)
+            ignored.clear()
+            stored = document_from_instance(resource_type, current)
+            doc, _ = apply_operations(resource_type, stored, operations, ignored)
+            self.check_required(doc, resource_type)
+            fields = self.fields(doc, resource_type, current)
             if "active" not in doc:
                 # Removed (RFC 7644 section 3.5.2.2): unassigned, which is not active (suspended).
                 # Unlike PUT's omission (Binding.kept_when_omitted), a PATCH says what it changes.
                 fields["active"] = None
             return fields
 
-        return self._update(tenant, actor, resource_id, patched, expected_version)
+        return self._update(tenant, actor, resource_id, patched, expected_version, ignored)
 
-    def _update(self, tenant, actor, resource_id, fields, expected_version):
+    def _update(self, tenant, actor, resource_id, fields, expected_version, ignored):
         """``fields(current)`` works the change out from the user as it is, and the change is
         written only over that state: of two concurrent PATCHes of one user (Okta and Entra send
         them) neither writes back what it read before the other wrote (``user_update``)."""
@@ -223,6 +282,7 @@ class UserResource(ResourceHandler):
             user_id=resource_id,
             fields=fields,
             expected_version=expected_version,
+            ignored=ignored,
         )
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
@@ -238,7 +298,8 @@ class GroupResource(ResourceHandler):
         return selectors.group_get(tenant=tenant, group_id=resource_id)
 
     def render(self, tenant, group, projection: Projection, base_url: str) -> dict:
-        doc = document_from_instance(self.resource_type, group)
+        resource_type = projection.resource_type
+        doc = document_from_instance(resource_type, group)
         if projection.includes("members"):
             members = selectors.group_members(tenant=tenant, group_id=group.pk)
             if members:
@@ -251,50 +312,65 @@ class GroupResource(ResourceHandler):
                     }
                     for kind, pk, display in members
                 ]
-        return projection.apply(self.document(group, doc, base_url))
+        return projection.apply(self.document(group, doc, base_url, resource_type))
 
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> Group:
-        doc, members = self._split_members(body)
-        self.check_required(doc)
+        resource_type, ignored = self.type_for(tenant), list[str]()
+        doc, members = self._split_members(resource_type, body, ignored)
+        self.check_required(doc, resource_type)
         return group_services.group_create(
-            tenant=tenant, actor=actor, fields=self.fields(doc), members=members or []
+            tenant=tenant,
+            actor=actor,
+            fields=self.fields(doc, resource_type),
+            members=members or [],
+            ignored=ignored,
         )
 
     def replace(self, tenant, actor, resource_id, body, expected_version) -> Group:
+        resource_type, ignored = self.type_for(tenant), list[str]()
         self.get(tenant, resource_id)
-        doc, members = self._split_members(body)
-        self.check_required(doc)
+        doc, members = self._split_members(resource_type, body, ignored)
+        self.check_required(doc, resource_type)
         _check_id(body, resource_id)
         return group_services.group_update(
             tenant=tenant,
             actor=actor,
             group_id=resource_id,
-            fields=self.fields(doc),
+            fields=lambda locked: self.fields(doc, resource_type, locked),
             replace_members=members,
             expected_version=expected_version,
+            ignored=ignored,
         )
 
     def patch(self, tenant, actor, resource_id, body, expected_version) -> Group:
         operations = parse_operations(body)
+        resource_type, ignored = self.type_for(tenant), list[str]()
         current = self.get(tenant, resource_id)
-        doc, members = apply_operations(
-            self.resource_type, document_from_instance(self.resource_type, current), operations
+        # Member changes are set operations, whatever the group holds by the time it is locked; the
+        # attributes are worked out again from the group as locked (``changed``).
+        _, members = apply_operations(
+            resource_type, document_from_instance(resource_type, current), operations
         )
-        self.check_required(doc)
-        fields = self.fields(doc)
-        # Only what the operations change: the rest was read without a lock, and writing it back
-        # would undo a concurrent rename (Okta re-sends the name with membership changes). Member
-        # changes are set operations.
-        fields = {field: value for field, value in fields.items() if getattr(current, field) != value}
+
+        def changed(locked: Group) -> dict:
+            ignored.clear()
+            stored = document_from_instance(resource_type, locked)
+            doc, _ = apply_operations(resource_type, stored, operations, ignored)
+            self.check_required(doc, resource_type)
+            fields = self.fields(doc, resource_type, locked)
+            # Only what the operations change (Okta re-sends the name with membership changes).
+            return {field: value for field, value in fields.items() if getattr(locked, field) != value}
+
         return group_services.group_update(
             tenant=tenant,
             actor=actor,
             group_id=resource_id,
-            fields=fields,
+            fields=changed,
             add=_refs(members.add),
             remove=_refs(members.remove),
             replace_members=_refs(members.replace) if members.replace is not None else None,
             expected_version=expected_version,
+            ignored=ignored,
         )
 
     def delete(self, tenant, actor, resource_id, expected_version) -> None:
@@ -302,7 +378,9 @@ class GroupResource(ResourceHandler):
             tenant=tenant, actor=actor, group_id=resource_id, expected_version=expected_version
         )
 
-    def _split_members(self, body: Any) -> tuple[dict, list[MemberRef] | None]:
+    def _split_members(
+        self, resource_type: ResourceType, body: Any, ignored: list[str]
+    ) -> tuple[dict, list[MemberRef] | None]:
         """The group document without members, and the members (None when omitted)."""
         if isinstance(body, dict):
             body = dict(body)
@@ -310,10 +388,20 @@ class GroupResource(ResourceHandler):
             raw = body.pop(key) if key else None
         else:
             raw = None
-        doc = normalize_resource(self.resource_type, body)
+        doc = normalize_resource(resource_type, body, ignored)
         if raw is None:
             return doc, None
         return doc, [MemberRef(r["value"], r["type"]) for r in member_refs(raw, "members")]
+
+
+def _check_required_subs(attribute: Attribute, value, label: str) -> None:
+    required = [sub.name for sub in attribute.sub_attributes if sub.required]
+    if not required or value is None:
+        return
+    for element in value if isinstance(value, list) else [value]:
+        missing = [name for name in required if isinstance(element, dict) and element.get(name) in (None, "")]
+        if missing:
+            raise InvalidValue(f'"{label}.{missing[0]}" is required in every value of {label}.')
 
 
 def _refs(by_id: dict) -> list[MemberRef]:

@@ -8,6 +8,7 @@ also names the model field that stores it (``field``); attributes without one ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -45,6 +46,9 @@ class Attribute:
     sub_attributes: tuple[Attribute, ...] = ()
     field: str | None = None  # the model attname that stores it; None when derived
     max_length: int | None = None
+    # A tenant-defined extension attribute's declaration (ExtensionAttribute's id): its values are
+    # in the resource's ``extensions`` column and its leaf values in the binding's extension rows.
+    declaration: int | None = None
 
     def sub(self, name: str) -> Attribute | None:
         lowered = name.lower()
@@ -81,6 +85,9 @@ class Schema:
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    # Declared by a tenant (directory/models/extensions.py): its values live in the resource's
+    # ``extensions`` column under ``id``, not in columns of their own.
+    tenant_defined: bool = False
 
     def attribute(self, name: str) -> Attribute | None:
         return self._by_name.get(name.lower())
@@ -121,13 +128,38 @@ class AttributePath:
         return f"{prefix}{self.attribute.name}{suffix}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ResourceType:
+    """A resource type as one tenant sees it: the core schema and the extensions, the enterprise
+    one and those the tenant declared (``scim_api.tenant_types``). Compared and hashed by identity:
+    ``key`` names it for the caches of what is derived from it."""
+
     name: str
     endpoint: str
     description: str
     schema: Schema
     extensions: tuple[Schema, ...] = field(default=())
+    key: str = ""
+    # URNs (casefolded) of the extensions every resource of the type must carry (schemaExtensions
+    # required, RFC 7643 section 6).
+    required_extensions: frozenset[str] = frozenset()
+    # Whether a request may carry extension URNs the tenant has not declared (ignored), or not.
+    strict: bool = False
+    # Values kept on every write though no longer declared (removed, not yet purged): {URN: names}.
+    retained: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
+
+    @cached_property
+    def memo(self) -> dict[str, Any]:
+        """What other modules derive from this type and keep with it (storage's readers, ...)."""
+        return {}
+
+    @cached_property
+    def tenant_schemas(self) -> tuple[Schema, ...]:
+        return tuple(s for s in self.extensions if s.tenant_defined)
 
     @property
     def schemas(self) -> tuple[Schema, ...]:
@@ -186,7 +218,10 @@ class ResourceType:
             "endpoint": self.endpoint,
             "description": self.description,
             "schema": self.schema.id,
-            "schemaExtensions": [{"schema": s.id, "required": False} for s in self.extensions],
+            "schemaExtensions": [
+                {"schema": s.id, "required": s.id.lower() in self.required_extensions}
+                for s in self.extensions
+            ],
             "meta": {"resourceType": "ResourceType", "location": location},
         }
 

@@ -58,8 +58,14 @@ def parse_sort(resource_type: ResourceType, queryset: QuerySet, sort_by, sort_or
     return queryset.annotate(**{SORT_KEY: key}), Sort(descending=descending, by=str(path))
 
 
+# The typed column of an extension attribute's rows that sorts it (directory/models/extensions.py).
+_EXTENSION_COLUMNS = {"boolean": "flag", "integer": "number", "decimal": "number", "dateTime": "moment"}
+
+
 def _key(binding: Binding, path):
     attribute, sub = path.attribute, path.sub_attribute
+    if path.schema.tenant_defined:
+        return _extension_key(binding, path)
     resolver = binding.resolver(attribute)
     if isinstance(resolver, Metadata):
         column = resolver.column(sub.name) if sub else None
@@ -102,3 +108,23 @@ def _key(binding: Binding, path):
         folded = CaseFold(field) if connection.vendor == "sqlite" else Lower(field)
         return NullIf(folded, Value(""))
     return NullIf(F(field), Value("")) if (sub or attribute).type == "string" else F(field)
+
+
+def _extension_key(binding: Binding, path):
+    """A tenant-defined extension attribute sorts by its value in its typed column (a string by
+    its ``key``: casefolded unless caseExact); a multi-valued one by its first value; a complex one
+    by the sub-attribute named, or its ``value``."""
+    attribute, leaf = path.attribute, path.sub_attribute
+    if attribute.type == "complex" and leaf is None:
+        leaf = attribute.sub("value")
+        if leaf is None:
+            raise InvalidValue(f"sortBy {path} is not sortable; name one of its sub-attributes.")
+    leaf = leaf or attribute
+    model = binding.extension_values
+    if model is None or leaf.type in ("binary", "complex"):
+        raise InvalidValue(f"sortBy {path} is not sortable.")
+    column = _EXTENSION_COLUMNS.get(leaf.type, "key" if leaf.type == "string" else "text")
+    rows = model._default_manager.filter(
+        tenant=OuterRef("tenant"), owner=OuterRef("pk"), attribute_id=leaf.declaration
+    ).order_by("element")
+    return Subquery(rows.values(column)[:1])

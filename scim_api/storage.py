@@ -17,17 +17,18 @@ import orjson
 from django.db import models
 
 from scim_api.bindings import binding_of
+from scim_api.errors import Mutability
 from scim_api.schema import Attribute, ResourceType, Schema
 
-_STORED: dict[str, tuple[tuple[Schema, Attribute], ...]] = {}
+EXTENSIONS_FIELD = "extensions"  # the column holding tenant-defined extensions' values (both models)
 
 
 def _stored(resource_type: ResourceType) -> tuple[tuple[Schema, Attribute], ...]:
     """(schema, attribute) for every attribute stored in a field, or with sub-attributes that are.
-    Kept by resource type name: hashing the frozen type itself would walk its whole schema."""
-    found = _STORED.get(resource_type.name)
+    Kept with the type (``ResourceType.memo``)."""
+    found = resource_type.memo.get("stored")
     if found is None:
-        found = _STORED[resource_type.name] = _stored_attributes(resource_type)
+        found = resource_type.memo["stored"] = _stored_attributes(resource_type)
     return found
 
 
@@ -60,10 +61,16 @@ def _container(resource_type: ResourceType, schema, doc: dict) -> dict:
     return doc.get(schema.id) or {}
 
 
-def fields_from_document(resource_type: ResourceType, doc: dict, *, replace: bool) -> dict[str, Any]:
+def fields_from_document(
+    resource_type: ResourceType, doc: dict, *, replace: bool, current: dict | None = None
+) -> dict[str, Any]:
     """Model field values for the attributes in ``doc``. With ``replace``, stored attributes that
-    ``doc`` omits are cleared (see the module docstring for the exceptions)."""
+    ``doc`` omits are cleared (see the module docstring for the exceptions). ``current``: the
+    ``extensions`` the resource holds now, for a type with tenant-defined extensions (see
+    ``extensions_from_document``)."""
     fields: dict[str, Any] = {}
+    if resource_type.tenant_schemas or resource_type.retained:
+        fields[EXTENSIONS_FIELD] = extensions_from_document(resource_type, doc, current or {})
     binding = binding_of(resource_type)
     model = binding.model
     for schema, attribute in _stored(resource_type):
@@ -91,6 +98,50 @@ def fields_from_document(resource_type: ResourceType, doc: dict, *, replace: boo
     return fields
 
 
+def extensions_from_document(resource_type: ResourceType, doc: dict, current: dict) -> dict[str, Any]:
+    """The ``extensions`` column of a resource that ``doc`` replaces (a PATCH's result, or a
+    POST's or PUT's body), given the column's ``current`` value: each tenant-defined extension's
+    attributes as ``doc`` has them, except that what a client cannot write or read back is kept
+    (readOnly: set by the host application; writeOnly: never returned, so never echoed), and the
+    values of removed attributes are kept until purged (``ResourceType.retained``); so is what it
+    never returns (returned never), which a client cannot echo back. An immutable
+    attribute, once assigned, may not change (RFC 7643 section 2.2): 400 mutability."""
+    out: dict[str, Any] = {}
+    for schema in resource_type.tenant_schemas:
+        given = doc.get(schema.id) or {}
+        held = _object(current.get(schema.id))
+        values: dict[str, Any] = {}
+        for attribute in schema.attributes:
+            value, before = given.get(attribute.name), held.get(attribute.name)
+            if attribute.read_only or (value is None and _kept_when_omitted(attribute)):
+                value = before
+            elif attribute.mutability == "immutable" and before is not None and value != before:
+                raise Mutability(
+                    f'"{schema.id}:{attribute.name}" is immutable: it cannot change once set '
+                    "(RFC 7644 section 3.5.1)."
+                )
+            if value is not None:
+                values[attribute.name] = value
+        if values:
+            out[schema.id] = values
+    for urn, names in resource_type.retained.items():
+        held = _object(current.get(urn))
+        kept = {name: value for name, value in held.items() if name in names}
+        if kept:
+            out.setdefault(urn, {}).update(kept)
+    return out
+
+
+def _kept_when_omitted(attribute: Attribute) -> bool:
+    """Whether a document without the attribute leaves it as it is: a client never sees it
+    (writeOnly, returned never), so it cannot echo it; or it may not change (immutable)."""
+    return attribute.mutability in ("writeOnly", "immutable") or attribute.returned == "never"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def document_from_instance(
     resource_type: ResourceType, instance: Any, *, json_text: Callable[[str], Any] = orjson.loads
 ) -> dict[str, Any]:
@@ -116,7 +167,24 @@ def document_from_instance(
             doc[name] = value
         else:
             doc.setdefault(container, {})[name] = value
+    if reader.extensions is not None:
+        stored = values[reader.extensions]
+        stored = orjson.loads(stored) if isinstance(stored, str) else stored
+        for urn, names in reader.extension_plan:
+            held = stored.get(urn) if stored else None
+            if not isinstance(held, dict):
+                continue
+            shown = {name: held[name] for name in names if held.get(name) is not None}
+            if shown:
+                doc[urn] = shown
     return doc
+
+
+def extensions_of(instance: Any) -> dict[str, Any]:
+    """The ``extensions`` column of an instance or row, decoded."""
+    stored = getattr(instance, EXTENSIONS_FIELD, None)
+    stored = orjson.loads(stored) if isinstance(stored, str) else stored
+    return stored if isinstance(stored, dict) else {}
 
 
 def stored_fields(resource_type: ResourceType) -> tuple[str, ...]:
@@ -131,21 +199,30 @@ def _text(value: Any) -> Any:
 class _Reader:
     """What ``document_from_instance`` reads for one resource type: its fields, read all at once
     (``values``), and per shown attribute ``(extension URN or None, name, index of its field, ((sub
-    name, index), ...) for a complex one)``; ``json``: indexes of fields holding JSON lists."""
+    name, index), ...) for a complex one)``; ``json``: indexes of fields holding JSON lists;
+    ``extensions``: the index of the ``extensions`` field when the type has tenant-defined
+    extensions, whose shown attributes ``extension_plan`` lists as ``(URN, names)``."""
 
-    def __init__(self, fields: tuple[str, ...], plan: tuple, json: frozenset[int]) -> None:
+    def __init__(
+        self,
+        fields: tuple[str, ...],
+        plan: tuple,
+        json: frozenset[int],
+        extension_plan: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> None:
+        if extension_plan:
+            fields = (*fields, EXTENSIONS_FIELD)
         self.fields, self.plan, self.json = fields, plan, json
+        self.extensions = len(fields) - 1 if extension_plan else None
+        self.extension_plan = extension_plan
         getter = attrgetter(*fields)
         self.values: Callable[[Any], tuple] = getter if len(fields) > 1 else lambda i: (getter(i),)
 
 
-_READERS: dict[str, _Reader] = {}
-
-
 def _reader(resource_type: ResourceType) -> _Reader:
-    """Per resource type name: every stored attribute a document shows (not ``returned: never``,
-    not ``id``)."""
-    found = _READERS.get(resource_type.name)
+    """Per resource type (kept with it): every stored attribute a document shows (not ``returned:
+    never``, not ``id``)."""
+    found = resource_type.memo.get("reader")
     if found is None:
         core = (resource_type.schema.id, "common")
         fields: list[str] = []
@@ -167,5 +244,11 @@ def _reader(resource_type: ResourceType) -> _Reader:
                     subs.append((sub.name, len(fields)))
                     fields.append(sub.field)
             plan.append((container, attribute.name, -1, tuple(subs)))
-        found = _READERS[resource_type.name] = _Reader(tuple(fields), tuple(plan), frozenset(json))
+        extension_plan = tuple(
+            (schema.id, tuple(a.name for a in schema.attributes if a.returned != "never"))
+            for schema in resource_type.tenant_schemas
+        )
+        found = resource_type.memo["reader"] = _Reader(
+            tuple(fields), tuple(plan), frozenset(json), extension_plan
+        )
     return found

@@ -26,7 +26,7 @@ from scim_api.negotiation import ScimContentNegotiation
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
-from scim_api.resources import RESOURCES
+from scim_api.resources import RESOURCES, with_current_schemas
 from scim_api.schema import LIST_RESPONSE
 from scim_api.throttling import TokenRateThrottle
 
@@ -68,7 +68,14 @@ class ScimView(APIView):
     # own authtoken Token).
     @property
     def tenant(self):
-        return cast(ScimToken, self.request.auth).tenant
+        """The token's tenant; read anew once a write met changed extension declarations."""
+        return getattr(self, "_tenant", None) or cast(ScimToken, self.request.auth).tenant
+
+    def write(self, write):
+        """``write(tenant)``, worked out anew should the tenant's extension declarations change
+        under it (``with_current_schemas``); what follows (rendering) sees the same tenant."""
+        result, self._tenant = with_current_schemas(self.tenant, write)
+        return result
 
     @property
     def actor(self) -> Actor:
@@ -80,8 +87,8 @@ class ScimView(APIView):
         slug = self.kwargs.get("tenant_slug")
         return self.request.build_absolute_uri(f"/scim/{slug}/v2" if slug else "/scim/v2")
 
-    def projection(self, resource_type) -> Projection:
-        return Projection.of(resource_type, self.request.query_params)
+    def projection(self, handler) -> Projection:
+        return Projection.of(handler.type_for(self.tenant), self.request.query_params)
 
 
 class ResourceView(ScimView):
@@ -93,7 +100,7 @@ class ResourceView(ScimView):
     def query(self, handler, params) -> dict:
         """A ListResponse for GET on the endpoint and for POST .search (same parameters, RFC 9865
         section 3): the page ``resource_list`` selects, rendered."""
-        projection = Projection.of(handler.resource_type, params)
+        projection = Projection.of(handler.type_for(self.tenant), params)
         found = resource_list(tenant=self.tenant, handler=handler, params=params, projection=projection)
         return self.list_body(found, {handler: projection})
 
@@ -117,7 +124,7 @@ class ResourceView(ScimView):
         return body
 
     def resource_response(self, handler, instance, status=200):
-        body = handler.render(self.tenant, instance, self.projection(handler.resource_type), self.base_url)
+        body = handler.render(self.tenant, instance, self.projection(handler), self.base_url)
         location = f"{self.base_url}{handler.resource_type.endpoint}/{instance.pk}"
         headers = {"ETag": instance.etag}
         if status == 201:
@@ -131,7 +138,7 @@ class ResourceListView(ResourceView):
 
     def post(self, request, **kwargs):
         handler = RESOURCES[self.resource]
-        instance = handler.create(self.tenant, self.actor, request.data)
+        instance = self.write(lambda tenant: handler.create(tenant, self.actor, request.data))
         return self.resource_response(handler, instance, status=201)
 
 
@@ -172,21 +179,25 @@ class RootSearchView(SearchView):
 class ResourceDetailView(ResourceView):
     def get(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
-        instance = handler.get(self.tenant, resource_id, self.projection(handler.resource_type))
+        instance = handler.get(self.tenant, resource_id, self.projection(handler))
         if etags.matches(request.META.get("HTTP_IF_NONE_MATCH"), instance.version):
             return Response(status=304, headers={"ETag": instance.etag})
         return self.resource_response(handler, instance)
 
     def put(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
-        instance = handler.replace(
-            self.tenant, self.actor, resource_id, request.data, self.expected_version()
+        expected = self.expected_version()
+        instance = self.write(
+            lambda tenant: handler.replace(tenant, self.actor, resource_id, request.data, expected)
         )
         return self.resource_response(handler, instance)
 
     def patch(self, request, resource_id, **kwargs):
         handler = RESOURCES[self.resource]
-        instance = handler.patch(self.tenant, self.actor, resource_id, request.data, self.expected_version())
+        expected = self.expected_version()
+        instance = self.write(
+            lambda tenant: handler.patch(tenant, self.actor, resource_id, request.data, expected)
+        )
         asked = request.query_params.get("attributes") or request.query_params.get("excludedAttributes")
         if not handler.patch_returns_resource and not asked:
             return Response(status=204, headers={"ETag": instance.etag})
@@ -210,7 +221,9 @@ class DiscoveryView(ScimView):
     document = ""
 
     def get(self, request, name=None, **kwargs):
-        return Response(discovery.DOCUMENTS[self.document](self.base_url, name))
+        token = request.auth if isinstance(request.auth, ScimToken) else None
+        tenant = self.tenant if token is not None else None
+        return Response(discovery.DOCUMENTS[self.document](self.base_url, name, tenant))
 
 
 class OpenAPIView(DiscoveryView):

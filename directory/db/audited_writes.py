@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -62,34 +63,35 @@ def update_if_unchanged(
 
 
 def insert_unless_taken(
-    instance: Model, *, conflict: str, derived: Sequence[Model], event: AuditEvent
+    instance: Model, *, conflict: str, derived: Sequence[Sequence[Model]], event: AuditEvent
 ) -> bool:
-    """Insert ``instance`` (its primary key set), the ``derived`` rows (all of one model) and
-    ``event``; on PostgreSQL, nothing when the unique index ``conflict`` names (an ON CONFLICT
+    """Insert ``instance`` (its primary key set), the ``derived`` rows (lists, each of one model)
+    and ``event``; on PostgreSQL, nothing when the unique index ``conflict`` names (an ON CONFLICT
     target) already holds the instance's key, and False. Elsewhere that is an IntegrityError."""
+    derived = [rows for rows in derived if rows]
     if connection.vendor != "postgresql":
         with transaction.atomic():
             instance.save(force_insert=True)
-            if derived:
-                type(derived[0])._default_manager.bulk_create(derived)
+            for rows in derived:
+                type(rows[0])._default_manager.bulk_create(rows)
             event.save()
         return True
-    derived_model = type(derived[0]) if derived else None
-    params = [_record(instance), *([_record_set(derived)] if derived else []), _record(event)]
+    models = tuple(type(rows[0]) for rows in derived)
+    params = [_record(instance), *(_record_set(rows) for rows in derived), _record(event)]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(type(instance), conflict, derived_model), params)
+        cursor.execute(_insert_sql(type(instance), conflict, models), params)
         return cursor.fetchone() is not None
 
 
 @cache
-def _insert_sql(model: type[Model], conflict: str, derived: type[Model] | None) -> str:
+def _insert_sql(model: type[Model], conflict: str, derived: tuple[type[Model], ...]) -> str:
     """One constant statement per shape, whatever the values: rows arrive as JSON and become
     records in PostgreSQL (``jsonb_populate_record``), so it is prepared once, and parsed once."""
     sql = f"WITH roster_inserted AS ({_insert_records(model, 'jsonb_populate_record')} "
     sql += f"ON CONFLICT {conflict} DO NOTHING RETURNING 1)"
-    if derived is not None:
-        rows = _insert_records(derived, "jsonb_populate_recordset", "roster_inserted")
-        sql += f", roster_derived AS ({rows})"
+    for number, derived_model in enumerate(derived):
+        rows = _insert_records(derived_model, "jsonb_populate_recordset", "roster_inserted")
+        sql += f", roster_derived_{number} AS ({rows})"
     return sql + _event_sql("roster_inserted")
 
 
@@ -113,12 +115,18 @@ def _columns(model: type[Model]) -> tuple:
 
 def _record(instance: Model) -> str:
     """The instance's columns as a JSON object (orjson writes UUIDs, times and JSON values as
-    PostgreSQL's record input reads them)."""
-    return orjson.dumps(_columns_of(instance)).decode()
+    PostgreSQL's record input reads them; a Decimal goes as its text, which numeric reads exactly)."""
+    return orjson.dumps(_columns_of(instance), default=_decimal_text).decode()
 
 
 def _record_set(instances: Sequence[Model]) -> str:
-    return orjson.dumps([_columns_of(instance) for instance in instances]).decode()
+    return orjson.dumps([_columns_of(instance) for instance in instances], default=_decimal_text).decode()
+
+
+def _decimal_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _columns_of(instance: Model) -> dict[str, Any]:

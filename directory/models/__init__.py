@@ -1,5 +1,11 @@
 from directory.models.audit import ActorType, AuditEvent
 from directory.models.base import casefold_key, new_id
+from directory.models.extensions import (
+    ExtensionAttribute,
+    ExtensionSchema,
+    GroupExtensionValue,
+    UserExtensionValue,
+)
 from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
 from directory.models.tenants import OffboardingPolicy, Tenant
@@ -9,12 +15,16 @@ from directory.models.users import User, UserState, UserValue
 __all__ = [
     "ActorType",
     "AuditEvent",
+    "ExtensionAttribute",
+    "ExtensionSchema",
     "Group",
+    "GroupExtensionValue",
     "Membership",
     "OffboardingPolicy",
     "ScimToken",
     "Tenant",
     "User",
+    "UserExtensionValue",
     "UserState",
     "UserValue",
     "WorkerHeartbeat",

@@ -24,6 +24,8 @@ class Group(Versioned):
     # constraint enforces the setting without racing (NULLs never collide).
     unique_name_key = models.CharField(max_length=SHORT * 3, null=True, blank=True, editable=False)
     external_id = models.CharField(max_length=SHORT, null=True, blank=True)
+    # Values of the tenant's Group extension schemas, as User.extensions.
+    extensions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

@@ -42,6 +42,18 @@ class Tenant(models.Model):
     unique_group_names = models.BooleanField(
         default=True, help_text="Refuse a group whose displayName another group has (case-insensitive)."
     )
+    # Off: a body may carry extension schemas this tenant has not declared; their values are
+    # ignored, and the write's audit event names them (RFC 7644 section 3.3 lets a server ignore
+    # what it does not support). On: such a request is refused with 400 invalidValue.
+    strict_extensions = models.BooleanField(
+        default=False,
+        help_text="Refuse requests that carry extension schemas this tenant has not declared, "
+        "instead of ignoring their values.",
+    )
+    # A new value on every change of the tenant's extension declarations (None: never declared any),
+    # so that each process knows when the declarations it keeps are stale: the token that selects
+    # the tenant is read fresh after any change of the tenant row (directory/db/token_cache.py).
+    extensions_stamp = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["slug"]

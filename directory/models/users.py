@@ -103,8 +103,8 @@ class User(Versioned):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
     )
 
-    # Attributes of schema extensions a tenant defines: {"<schema urn>": {"<attribute>": value}}.
-    # Not read or written yet: tenant-defined extensions (issue 18) store their values here.
+    # Values of the tenant's own extension schemas (directory/models/extensions.py):
+    # {"<schema urn>": {"<attribute>": value}}, spelled as declared.
     extensions = models.JSONField(default=dict, blank=True)
 
     # Lifecycle (driven by the lifecycle app). ``state == active`` exactly when ``active`` is True:

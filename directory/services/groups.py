@@ -6,6 +6,7 @@ The group's version is bumped with ``version = version + 1`` in SQL, so concurre
 changes to one group never lose each other.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,11 @@ from django.utils import timezone
 
 from directory.errors import AlreadyExists, DoesNotExist, InvalidReference, VersionMismatch
 from directory.identifiers import parse_id
-from directory.models import Group, Membership, Tenant, User, UserState
+from directory.models import Group, GroupExtensionValue, Membership, Tenant, User, UserState
 from directory.selectors import group_ancestors
 from directory.services.audit import Actor, audit_record
-from directory.services.locks import groups_lock, key_share, tenant_nesting_lock, users_touch
+from directory.services.extension_rows import extension_changes, extension_rows_replace, unique_violation
+from directory.services.locks import groups_lock, key_share, schema_share, tenant_nesting_lock, users_touch
 
 
 @dataclass(frozen=True)
@@ -114,17 +116,47 @@ def _lock(tenant: Tenant, group_id, expected_version: int | None, *, delete: boo
     return group
 
 
-def _save(group: Group, tenant: Tenant, **kwargs) -> None:
+def _save(group: Group, tenant: Tenant, *, extensions: bool = False, **kwargs) -> None:
+    """Save the group; ``extensions``: its ``extensions`` changed, so its extension rows are
+    rewritten too."""
     group.sync_keys(unique_names=tenant.unique_group_names)
     try:
         with transaction.atomic():
             group.save(**kwargs)
+            if extensions:
+                extension_rows_replace(
+                    GroupExtensionValue,
+                    tenant=tenant,
+                    resource_type="Group",
+                    owner_id=group.pk,
+                    extensions=group.extensions,
+                )
     except IntegrityError as error:
         if "unique_name" in str(error).lower():
             raise AlreadyExists(
                 f"A group named {group.display_name!r} already exists in this directory."
             ) from None
+        if unique_violation(error):
+            raise AlreadyExists(
+                "An extension attribute's value is already taken by another group of this directory "
+                "(its uniqueness is server)."
+            ) from None
         raise
+
+
+def _changes(tenant: Tenant, fields: dict[str, Any], before: Group | None, ignored) -> dict[str, dict]:
+    """An audit event's entries for ``fields`` changing from ``before`` (None: a new group), the
+    ``extensions`` one per attribute, and the input that was ignored."""
+    changes: dict[str, Any] = {}
+    for field, value in fields.items():
+        old = getattr(before, field) if before is not None else None
+        if field == "extensions":
+            changes |= extension_changes(tenant=tenant, resource_type="Group", before=old, after=value)
+        elif value not in ("", None) or before is not None:
+            changes[field] = {"before": old, "after": value}
+    if ignored:
+        changes["ignored"] = sorted(set(ignored))
+    return changes
 
 
 def _insert_members(tenant: Tenant, group: Group, members: ResolvedMembers) -> None:
@@ -158,16 +190,23 @@ def _bump(group: Group) -> None:
 
 @transaction.atomic
 def group_create(
-    *, tenant: Tenant, actor: Actor, fields: dict[str, Any], members: list[MemberRef] | None = None
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    fields: dict[str, Any],
+    members: list[MemberRef] | None = None,
+    ignored=(),
 ) -> Group:
+    """``ignored``: what the request carried that was ignored, named in the audit event."""
     now = timezone.now()
     group = Group(tenant=tenant, created_at=now, updated_at=now, **fields)
+    schema_share(tenant=tenant)
     _lock_nesting_if_needed(tenant, members)
     resolved = _resolve_members(tenant, members or [])
-    _save(group, tenant)
+    _save(group, tenant, extensions=bool(group.extensions))
     _insert_members(tenant, group, resolved)
     users_touch(ids=resolved.users)
-    changes = {f: {"before": None, "after": v} for f, v in fields.items() if v not in ("", None)}
+    changes = _changes(tenant, fields, None, ignored)
     if resolved:
         changes["members"] = {"before": [], "after": resolved.as_audit()}
     audit_record(
@@ -188,24 +227,31 @@ def group_update(
     tenant: Tenant,
     actor: Actor,
     group_id,
-    fields: dict[str, Any] | None = None,
+    fields: dict[str, Any] | Callable[[Group], dict[str, Any]] | None = None,
     add: list[MemberRef] | None = None,
     remove: list[MemberRef] | None = None,
     replace_members: list[MemberRef] | None = None,
     expected_version: int | None = None,
+    ignored=(),
 ) -> Group:
     """Change a group's attributes and members in one step: one version bump, one audit event.
 
+    ``fields`` may be a function of the group as locked (a PATCH applies its operations to it, so
+    that two concurrent PATCHes of its attributes never write back what the other changed).
     Member changes: ``replace_members`` sets the list (``[]`` empties it); ``add`` and ``remove``
-    change only the members they name (removing a non-member changes nothing).
+    change only the members they name (removing a non-member changes nothing). ``ignored``: what
+    the request carried that was ignored, named in the audit event.
     """
+    schema_share(tenant=tenant)
     _lock_nesting_if_needed(tenant, add, replace_members)
     group = _lock(tenant, group_id, expected_version)
-    changes: dict[str, dict] = {}
-    for field, value in (fields or {}).items():
-        if getattr(group, field) != value:
-            changes[field] = {"before": getattr(group, field), "after": value}
-            setattr(group, field, value)
+    given = (fields(group) if callable(fields) else fields) or {}
+    changed = {field: value for field, value in given.items() if getattr(group, field) != value}
+    changes: dict[str, Any] = {
+        key: entry for key, entry in _changes(tenant, changed, group, ()).items() if key != "ignored"
+    }
+    for field, value in changed.items():
+        setattr(group, field, value)
 
     added, removed = set(), set()
     if replace_members is not None:
@@ -239,11 +285,23 @@ def group_update(
         users_touch(ids=added | removed)
 
     if not changes:
+        if ignored:
+            audit_record(
+                tenant=tenant,
+                actor=actor,
+                action="group.input_ignored",
+                target_type="group",
+                target_id=group.pk,
+                target_label=group.display_name,
+                changes={"ignored": sorted(set(ignored))},
+            )
         return group
-    if set(changes) - {"members"}:
+    if ignored:
+        changes["ignored"] = sorted(set(ignored))
+    if set(changes) - {"members", "ignored"}:
         group.version += 1
         group.updated_at = timezone.now()
-        _save(group, tenant)
+        _save(group, tenant, extensions="extensions" in changed)
     else:
         _bump(group)
     audit_record(

@@ -14,6 +14,13 @@ takes its locks in this order, each step only when it needs it:
    (``key_share``); the ones it changes, several at once in id order (``users_touch``); a user
    being deleted ``FOR UPDATE``.
 
+Before all of these comes **the tenant's schema lock** (``schema_share``, ``schema_exclusive``,
+step 0): a write of a resource in a tenant that has declared extension schemas holds it shared, and
+checks that the declarations it worked its change out against are still the tenant's; a change of
+the declarations holds it exclusively while it checks and converts the values stored under them
+(``directory.services.extensions``), then locks the resources it converts in id order. So no
+value written under an old declaration lands after a change has checked every stored value.
+
 The modes are chosen so that writes which cannot harm each other do not wait for each other:
 ``KEY SHARE`` conflicts only with ``FOR UPDATE``, so adding a user to two groups at once, or a
 PATCH of a user while it joins a group, never wait; a delete waits for the writes that are about
@@ -34,10 +41,36 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from directory.errors import SchemaChanged
 from directory.models import Group, Tenant, User
 
-# pg_advisory_xact_lock(key1, key2) keys: this module's own namespace, then the tenant's id.
+# pg_advisory_xact_lock(key1, key2) keys: this module's own namespaces, then the tenant's id.
 NESTING_LOCK_NAMESPACE = 0x5C1A
+SCHEMA_LOCK_NAMESPACE = 0x5C1B
+
+
+def schema_share(*, tenant: Tenant) -> None:
+    """Step 0, for a write in a transaction: hold the tenant's schema lock shared until the
+    transaction ends, then raise ``SchemaChanged`` if the tenant's extension declarations are no
+    longer those ``tenant`` was read with. Nothing for a tenant that never declared any: its writes
+    carry no extension values, so no change of declarations can find them wrong."""
+    if tenant.extensions_stamp is None:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [SCHEMA_LOCK_NAMESPACE, tenant.pk])
+    # A statement of its own, after the lock: under READ COMMITTED it sees what committed meanwhile.
+    current = Tenant.objects.filter(pk=tenant.pk).values_list("extensions_stamp", flat=True).first()
+    if current != tenant.extensions_stamp:
+        raise SchemaChanged("The tenant's extension schemas changed while the request was under way.")
+
+
+def schema_exclusive(*, tenant: Tenant) -> None:
+    """Step 0, for a change of the tenant's extension declarations: wait for the writes under way
+    and keep new ones out until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SCHEMA_LOCK_NAMESPACE, tenant.pk])
 
 
 def tenant_nesting_lock(*, tenant: Tenant) -> None:

@@ -28,13 +28,21 @@ from directory.models import (
     Membership,
     Tenant,
     User,
+    UserExtensionValue,
     UserState,
     UserValue,
     casefold_key,
 )
 from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, users_visible
 from directory.services.audit import Actor, audit_event, audit_record
-from directory.services.locks import groups_lock, key_share
+from directory.services.extension_rows import (
+    extension_changes,
+    extension_rows,
+    extension_rows_replace,
+    extension_unique_check,
+    unique_violation,
+)
+from directory.services.locks import groups_lock, key_share, schema_share
 
 REDACTED = "[redacted]"
 
@@ -94,10 +102,20 @@ def _values_rows(tenant_id: int, user_id, field: str, elements: list | None) -> 
 
 
 def _reindex(tenant: Tenant, user_id, values: dict[str, Any], fields: list[str]) -> None:
-    """Rewrite the ``UserValue`` rows of the multi-valued ``fields`` from their new ``values``."""
-    UserValue.objects.filter(user_id=user_id, attribute__in=fields).delete()
-    rows = [row for f in fields for row in _values_rows(tenant.pk, user_id, f, values[f])]
-    UserValue.objects.bulk_create(rows)
+    """Rewrite the ``UserValue`` rows of the multi-valued ``fields`` from their new ``values``, and
+    the extension rows when ``values`` holds a new ``extensions``."""
+    if fields:
+        UserValue.objects.filter(user_id=user_id, attribute__in=fields).delete()
+        rows = [row for f in fields for row in _values_rows(tenant.pk, user_id, f, values[f])]
+        UserValue.objects.bulk_create(rows)
+    if "extensions" in values:
+        extension_rows_replace(
+            UserExtensionValue,
+            tenant=tenant,
+            resource_type="User",
+            owner_id=user_id,
+            extensions=values["extensions"],
+        )
 
 
 def _audit_value(field: str, value):
@@ -115,9 +133,41 @@ def _name_taken(user_name: str) -> AlreadyExists:
 
 
 def _taken(error: IntegrityError, user_name: str) -> None:
-    """A write refused for a taken userName is AlreadyExists; any other refusal stays as it is."""
+    """A write refused for a taken userName, or for an extension value another user holds
+    (``uniqueness: server``, decided by a unique index when two writes race), is AlreadyExists;
+    any other refusal stays as it is."""
     if "user_name" in str(error).lower():
         raise _name_taken(user_name) from None
+    if unique_violation(error):
+        raise AlreadyExists(
+            "An extension attribute's value is already taken by another user of this directory "
+            "(its uniqueness is server)."
+        ) from None
+
+
+def _guarded(tenant: Tenant) -> bool:
+    """Whether a write must run in a transaction holding the tenant's schema lock: in a tenant
+    with extension declarations (``directory.services.locks.schema_share``)."""
+    return tenant.extensions_stamp is not None
+
+
+def _audited_changes(tenant: Tenant, fields: dict[str, Any], before: dict | None = None) -> dict[str, dict]:
+    """``fields``' entries of an audit event, the ``extensions`` column one per attribute."""
+    changes: dict[str, dict] = {}
+    for field, value in fields.items():
+        if field == "extensions":
+            changes |= extension_changes(tenant=tenant, resource_type="User", before=before, after=value)
+        else:
+            changes[field] = value
+    return changes
+
+
+def _ignored(changes: dict, ignored) -> dict:
+    """An audit event's changes, with the input it ignored (extensions the tenant has not declared,
+    RFC 7644 section 3.3) named under ``ignored``."""
+    if ignored:
+        changes["ignored"] = sorted(set(ignored))
+    return changes
 
 
 # What a write reads of a user: every column as its Python value (the change is worked out against
@@ -170,12 +220,14 @@ def _read(tenant: Tenant, user_id, expected_version: int | None, *, lock: str):
 USER_NAME_TAKEN = "(tenant_id, user_name_key) WHERE NOT (state = 'deleted')"
 
 
-def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
-    with transaction.atomic() if _sets_manager(None, fields) else nullcontext():
-        return _create(tenant, actor, dict(fields))
+def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored=()) -> User:
+    """``ignored``: what the request carried that was ignored, named in the audit event."""
+    with transaction.atomic() if _sets_manager(None, fields) or _guarded(tenant) else nullcontext():
+        schema_share(tenant=tenant)
+        return _create(tenant, actor, dict(fields), ignored)
 
 
-def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
+def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored) -> User:
     now = timezone.now()
     _check_manager(tenant, fields.get("manager_id"))
     if fields.get("manager_id") is not None:
@@ -192,17 +244,29 @@ def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any]) -> User:
         target_type="user",
         target_id=user.pk,
         target_label=user.user_name,
-        changes={
-            f: {"before": None, "after": _audit_value(f, v)}
-            for f, v in fields.items()
-            if v not in ("", None, [], {}) and f not in ("state_changed_at", "suspended_at")
-        },
+        changes=_ignored(
+            _audited_changes(
+                tenant,
+                {
+                    f: {"before": None, "after": _audit_value(f, v)} if f != "extensions" else v
+                    for f, v in fields.items()
+                    if v not in ("", None, [], {}) and f not in ("state_changed_at", "suspended_at")
+                },
+            ),
+            ignored,
+        ),
     )
     values = [
         row for f in User.MULTI_VALUED_FIELDS for row in _values_rows(tenant.pk, user.pk, f, getattr(user, f))
     ]
+    extension_values = extension_rows(
+        UserExtensionValue, tenant=tenant, resource_type="User", owner_id=user.pk, extensions=user.extensions
+    )
+    extension_unique_check(UserExtensionValue, tenant=tenant, owner_id=user.pk, rows=extension_values)
     try:
-        created = insert_unless_taken(user, conflict=USER_NAME_TAKEN, derived=values, event=event)
+        created = insert_unless_taken(
+            user, conflict=USER_NAME_TAKEN, derived=[values, extension_values], event=event
+        )
     except IntegrityError as error:
         _taken(error, user.user_name)
         raise
@@ -223,9 +287,11 @@ def user_update(
     user_id,
     fields: dict[str, Any] | Callable[[Any], dict[str, Any]],
     expected_version: int | None = None,
+    ignored: list[str] | tuple = (),
 ):
     """Set ``fields`` on the user and return it as it is then (a row of ``USER_ROWS``); a write
-    that changes nothing leaves version and audit alone.
+    that changes nothing leaves version and audit alone, unless the request carried input that was
+    ignored (``ignored``, as ``fields`` leaves it), which a ``user.input_ignored`` event records.
 
     ``fields`` may be a function of the user as it is (a PATCH applies its operations to it): it
     is called with the user as read, and what it changes is written only over that very version
@@ -234,22 +300,48 @@ def user_update(
     for attempt in range(OPTIMISTIC_ATTEMPTS + 1):
         locked = attempt == OPTIMISTIC_ATTEMPTS
         with transaction.atomic() if locked else nullcontext():
+            if locked:
+                schema_share(tenant=tenant)  # step 0 comes before the user's row lock
             user = _read(tenant, user_id, expected_version, lock=UPDATING if locked else UNLOCKED)
             wanted = fields(user) if callable(fields) else fields
-            written = _write_change(tenant, actor, user, wanted)
+            written = _write_change(tenant, actor, user, wanted, ignored, shared=locked)
             if written is not None:
                 return written
     raise AssertionError("A user changed under its row lock.")
 
 
-def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any]):
+def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ignored, *, shared: bool):
     """Write what ``wanted`` changes on ``user`` over its version: the user as written, ``user``
-    itself when nothing changes, None when another write landed first."""
-    with transaction.atomic() if _sets_manager(user, wanted) else nullcontext():
+    itself when nothing changes, None when another write landed first. ``shared``: the caller's
+    transaction holds the schema lock already."""
+    guarded = _guarded(tenant) and not shared
+    with transaction.atomic() if _sets_manager(user, wanted) or guarded else nullcontext():
+        if guarded:
+            schema_share(tenant=tenant)
         change = _change(tenant, user, wanted)
         if not change.audited:
+            if ignored:
+                audit_record(
+                    tenant=tenant,
+                    actor=actor,
+                    action="user.input_ignored",
+                    target_type="user",
+                    target_id=user.pk,
+                    target_label=user.user_name,
+                    changes=_ignored({}, ignored),
+                )
             return user
         reindexed = [f for f in change.audited if f in User.MULTI_VALUED_FIELDS]
+        extensions = change.values.get("extensions")
+        if "extensions" in change.values:
+            rows = extension_rows(
+                UserExtensionValue,
+                tenant=tenant,
+                resource_type="User",
+                owner_id=user.pk,
+                extensions=extensions,
+            )
+            extension_unique_check(UserExtensionValue, tenant=tenant, owner_id=user.pk, rows=rows)
         try:
             written = update_if_unchanged(
                 User,
@@ -263,9 +355,11 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any]):
                     target_type="user",
                     target_id=user.pk,
                     target_label=change.values.get("user_name", user.user_name),
-                    changes=change.audited,
+                    changes=_ignored(dict(change.audited), ignored),
                 ),
-                also=partial(_reindex, tenant, user.pk, change.values, reindexed) if reindexed else None,
+                also=partial(_reindex, tenant, user.pk, change.values, reindexed)
+                if reindexed or "extensions" in change.values
+                else None,
             )
         except IntegrityError as error:
             _taken(error, change.values.get("user_name", user.user_name))
@@ -303,6 +397,11 @@ def _change(tenant: Tenant, user, fields: dict[str, Any]) -> _Change:
                 # manager", which would silently clear the current one.
                 shown["manager_display_name"] = _check_manager(tenant, given, user.pk)
         current = getattr(user, field)
+        if field == "extensions":
+            if (current or {}) != (value or {}):
+                audited |= _audited_changes(tenant, {field: value}, current)
+                values[field] = value
+            continue
         if current != value:
             audited[field] = {"before": _audit_value(field, current), "after": _audit_value(field, value)}
             values[field] = value
@@ -360,6 +459,9 @@ def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None,
         raise _GroupsChanged
     now = timezone.now()
     memberships.delete()
+    # Its extension values no longer hold anything another user may want (uniqueness), nor does a
+    # hidden user match filters; its ``extensions`` column is kept with the row.
+    UserExtensionValue.objects.filter(owner_id=user.pk).delete()
     # The groups' member lists changed, so do their versions (ETags).
     Group.objects.filter(pk__in=in_groups).update(version=F("version") + 1, updated_at=now)
     _clear_manager(tenant, actor, user, now)

@@ -6,6 +6,7 @@ would show one is checked first, with a script the policy must refuse."""
 from playwright.sync_api import expect
 
 from directory.services.audit import Actor
+from directory.services.extensions import extension_schema_declare
 from directory.services.tokens import token_create
 from tests.support.browser import ADMIN, log_in
 
@@ -20,6 +21,8 @@ PAGES = [
     "/admin/directory/membership/",
     "/admin/directory/uservalue/",
     "/admin/directory/auditevent/",
+    "/admin/directory/extensionschema/",
+    "/admin/directory/extensionschema/add/",
     "/admin/directory/workerheartbeat/",
     "/admin/axes/accessattempt/",
     "/admin/axes/accesslog/",
@@ -48,11 +51,18 @@ def test_a_refused_inline_script_shows_on_the_console(page):
 def test_every_admin_page_renders_without_a_violation(page, admin_user, tenant):
     browser = page.page
     token, _ = token_create(tenant=tenant, name="okta", actor=Actor.system("tests"))
+    outcome = extension_schema_declare(
+        tenant=tenant,
+        actor=Actor.system("tests"),
+        document={"id": "urn:acme:schemas:2.0:User", "attributes": [{"name": "costCode"}]},
+        resource_type="User",
+    )
     log_in(browser, *ADMIN)
     for url in [
         *PAGES,
         f"/admin/directory/tenant/{tenant.pk}/change/",
         f"/admin/directory/scimtoken/{token.pk}/change/",
+        f"/admin/directory/extensionschema/{outcome.schema.pk}/change/",
     ]:
         response = browser.goto(url)
         assert response.status == 200, url

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from directory.models import Tenant
+from directory.management.tenants import tenant_named
 from directory.services.audit import Actor
 from directory.services.tokens import token_create
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--expires-in-days", type=int, default=None, help="Default: never expires.")
 
     def handle(self, *args, tenant: str, name: str, expires_in_days: int | None, **options):
-        found = Tenant.objects.filter(slug=tenant).first()
-        if found is None:
-            raise CommandError(f"No tenant {tenant!r}. Create it with: manage.py create_tenant {tenant}")
+        found = tenant_named(tenant)
         if expires_in_days is not None and expires_in_days <= 0:
             raise CommandError("--expires-in-days must be a positive number of days.")
         expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
