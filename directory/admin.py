@@ -36,6 +36,7 @@ from directory.models import (
 )
 from directory.services.audit import Actor
 from directory.services.extensions import (
+    DeclarationOutcome,
     extension_schema_declare,
     extension_schema_remove,
     extension_values_purge,
@@ -200,6 +201,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["hostname", "seen_at"]
 
 
+MAX_DOCUMENT_BYTES = 1024 * 1024
 EXAMPLE_SCHEMA = {
     "id": "urn:ietf:params:scim:schemas:extension:acme:2.0:User",
     "name": "AcmeUser",
@@ -234,6 +236,7 @@ class ExtensionSchemaForm(forms.ModelForm):
         fields = ["tenant", "resource_type", "required"]
 
     actor: Actor
+    outcome: DeclarationOutcome
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -243,12 +246,17 @@ class ExtensionSchemaForm(forms.ModelForm):
             self.initial.setdefault("document", json.dumps(EXAMPLE_SCHEMA, indent=2))
 
     def clean(self):
+        """Declare the schema now, in the admin's transaction for this save, so that every refusal
+        (the document's, or one of the values stored under it) shows on the page; the save only
+        reports what it did (``ExtensionSchemaAdmin.save_model``)."""
         cleaned = super().clean() or {}
         upload = cleaned.get("upload")
+        if upload and upload.size > MAX_DOCUMENT_BYTES:
+            raise forms.ValidationError(f"The schema document is larger than {MAX_DOCUMENT_BYTES} bytes.")
         text = upload.read().decode("utf-8", errors="replace") if upload else cleaned.get("document", "")
         try:
             document = json.loads(text or "null")
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, or nested beyond recursion
             raise forms.ValidationError(f"The schema document is not JSON: {error}.") from None
         tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
         resource_type = cleaned.get("resource_type") or self.instance.resource_type
@@ -270,11 +278,9 @@ class ExtensionSchemaForm(forms.ModelForm):
                 document=document,
                 resource_type=resource_type,
                 required=cleaned.get("required", False),
-                dry_run=True,
             )
         except DeclarationError as error:
             raise forms.ValidationError(error.problems) from None
-        cleaned["parsed"] = document
         return cleaned
 
 
@@ -376,13 +382,7 @@ class ExtensionSchemaAdmin(admin.ModelAdmin):
         return response
 
     def save_model(self, request, obj, form, change):
-        outcome = extension_schema_declare(
-            tenant=obj.tenant,
-            actor=Actor.for_admin(request.user),
-            document=form.cleaned_data["parsed"],
-            resource_type=obj.resource_type,
-            required=form.cleaned_data.get("required", False),
-        )
+        outcome = form.outcome  # declared by the form's clean(), in this request's transaction
         obj.pk = outcome.schema.pk
         obj.refresh_from_db()
         messages.info(request, f"Extension schema {outcome.summary()}")
@@ -394,8 +394,14 @@ class ExtensionSchemaAdmin(admin.ModelAdmin):
 
     @admin.action(description="Remove the selected schemas (their values are kept until purged)")
     def remove(self, request, queryset):
-        for schema in queryset:
-            extension_schema_remove(tenant=schema.tenant, actor=Actor.for_admin(request.user), urn=schema.urn)
+        for schema in list(queryset):
+            try:
+                extension_schema_remove(
+                    tenant=schema.tenant, actor=Actor.for_admin(request.user), urn=schema.urn
+                )
+            except DeclarationError as error:  # purged meanwhile
+                messages.error(request, " ".join(error.problems))
+                return
         messages.success(
             request, f"Removed {queryset.count()} schema(s); their values are kept until purged."
         )

@@ -41,10 +41,24 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 # RFC 8141: "urn:" NID ":" NSS, without the r-, q- and f-components (a schema id names a schema).
 _URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,30}[A-Za-z0-9]:[A-Za-z0-9()+,\-.:=@;$_!*'%]+", re.I)
 # The schemas RFC 7643 and RFC 7644 define, and their namespaces: a tenant cannot redefine them.
+# The namespaces of the schemas and messages RFC 7643 and RFC 7644 define: a tenant's schema may
+# be in none of them, nor be a prefix of one of their URNs (an attribute path <URN>:<name> would be
+# ambiguous). The rest of urn:ietf:params:scim is left open: Microsoft Entra ID puts custom
+# attributes under urn:ietf:params:scim:schemas:extension:<Name>:2.0:User, and Okta's support
+# article shows urn:ietf:params:scim:schemas:custom:Space.
 RESERVED_URNS = (
     "urn:ietf:params:scim:schemas:core:",
     "urn:ietf:params:scim:api:",
     "urn:ietf:params:scim:schemas:extension:enterprise:",
+)
+RFC_URNS = (
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+    "urn:ietf:params:scim:schemas:core:2.0:ResourceType",
+    "urn:ietf:params:scim:schemas:core:2.0:Schema",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    "urn:ietf:params:scim:api:messages:2.0:ListResponse",
 )
 
 # The canonical attribute: its keys, and the RFC 7643 section 2.2 defaults.
@@ -112,12 +126,14 @@ def urn_problems(urn: str) -> list[str]:
             "urn:ietf:params:scim:schemas:extension:acme:2.0:User)."
         ]
     lowered = urn.lower()
-    for reserved in RESERVED_URNS:
-        if lowered.startswith(reserved):
-            return [
-                f'"{urn}" is in the namespace {reserved}*, which RFC 7643 and RFC 7644 define; '
-                "choose a URN of your own."
-            ]
+    reserved = next((r for r in RESERVED_URNS if lowered.startswith(r)), None)
+    if reserved is None:
+        reserved = next((r for r in RFC_URNS if r.lower().startswith(lowered + ":")), None)
+    if reserved is not None:
+        return [
+            f'"{urn}" is in, or begins, {reserved}: a namespace RFC 7643 and RFC 7644 define; '
+            "choose a URN of your own (e.g. urn:ietf:params:scim:schemas:extension:acme:2.0:User)."
+        ]
     return []
 
 
@@ -219,6 +235,11 @@ def _check(out: dict[str, Any], label: str, problems: list[str], *, sub: bool, g
             return
     if sub and kind == "complex":
         problems.append(f"{label}: a sub-attribute cannot be complex (RFC 7643 section 2.3.8).")
+    if sub and (out["mutability"] in ("readOnly", "writeOnly", "immutable") or out["returned"] == "never"):
+        problems.append(
+            f"{label}: Roster keeps mutability and returned never per attribute, not per sub-attribute; "
+            "give them to the complex attribute."
+        )
     if sub and out["multiValued"]:
         problems.append(
             f"{label}: Roster does not store multi-valued sub-attributes; "

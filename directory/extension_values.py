@@ -40,10 +40,21 @@ def number(value: int | float | Decimal) -> Decimal:
     return exact.quantize(_QUANTUM, context=_CONTEXT)
 
 
+# xsd:dateTime (RFC 7643 section 2.3.5, XML Schema section 3.3.7): a full date and time, an
+# optional fraction and zone. Not the shorter forms ISO 8601 (and datetime.fromisoformat) accept.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?")
+
+
 def moment(value: str) -> datetime:
-    """An xsd:dateTime (RFC 7643 section 2.3.5) as an aware datetime, UTC when it has no offset."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    """An xsd:dateTime as an aware datetime in UTC (UTC when it has no zone); ValueError when it
+    is not one, or its UTC time is out of the years 1 to 9999 every database can store."""
+    if not _DATE_TIME.fullmatch(value):
+        raise ValueError(f"{value!r} is not an xsd:dateTime")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not a dateTime of the years 1 to 9999 (UTC)") from None
 
 
 def schemas_of(schemas, resource_type: str) -> list[ExtensionSchema]:

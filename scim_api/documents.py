@@ -17,9 +17,9 @@ invalidSyntax error naming the attribute.
 import base64
 import binascii
 import re
-from datetime import datetime
 from typing import Any
 
+from directory.extension_values import moment
 from directory.extension_values import number as extension_number
 from scim_api.errors import InvalidSyntax, InvalidValue
 from scim_api.schema import Attribute, AttributePath, ResourceType, Schema
@@ -251,12 +251,16 @@ def coerce_scalar(attribute: Attribute, value: Any, label: str) -> Any:
         raise InvalidValue(f'"{label}" is {len(value)} characters long; the limit is {attribute.max_length}.')
     if kind == "dateTime":
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment(value)
         except ValueError:
-            raise InvalidValue(f'"{label}" must be an xsd:dateTime, e.g. 2024-01-31T12:00:00Z.') from None
+            raise InvalidValue(
+                f'"{label}" must be an xsd:dateTime of the years 1 to 9999, e.g. 2024-01-31T12:00:00Z.'
+            ) from None
     if kind == "binary":
         try:
-            base64.b64decode(value, validate=False)
+            # Strictly for a tenant's attributes (what is stored must convert again); leniently for
+            # x509Certificates.value as before.
+            base64.b64decode(value, validate=attribute.declaration is not None)
         except (binascii.Error, ValueError):
             raise InvalidValue(f'"{label}" must be base64-encoded.') from None
     if value == "" and not attribute.required:

@@ -25,7 +25,7 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -761,7 +761,7 @@ def _check_value(attribute: Attribute, op, value, label: str | None = None) -> A
     kind = attribute.type
     if kind in ("boolean", "binary") and op in ORDERING:
         raise InvalidFilter(f"{op.value} is not defined for {kind} attribute {label}.")
-    if kind in ("boolean", "dateTime") and op in SUBSTRING:
+    if kind in ("boolean", "dateTime", "integer", "decimal") and op in SUBSTRING:
         raise InvalidFilter(f"{op.value} is not defined for {kind} attribute {label}.")
     if value is None:
         if op not in (CompareOperator.eq, CompareOperator.ne):
@@ -792,10 +792,9 @@ def _datetime(value, label: str) -> datetime:
         raise InvalidFilter(f'{label} is a dateTime: compare it with a string like "2024-01-31T12:00:00Z".')
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidFilter(f"{value!r} is not a dateTime (e.g. 2024-01-31T12:00:00Z).") from None
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        # In UTC, as the databases compare it: beyond year 1 to 9999 there is no such time.
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidFilter(
+            f"{value!r} is not a dateTime of the years 1 to 9999 (e.g. 2024-01-31T12:00:00Z)."
+        ) from None

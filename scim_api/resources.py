@@ -29,7 +29,13 @@ from scim_api.patch import apply_operations, member_refs, parse_operations
 from scim_api.projection import Projection
 from scim_api.schema import ENTERPRISE_USER, Attribute, ResourceType
 from scim_api.sorting import SORT_KEY
-from scim_api.storage import document_from_instance, extensions_of, fields_from_document, stored_fields
+from scim_api.storage import (
+    EXTENSIONS_FIELD,
+    document_from_instance,
+    extensions_of,
+    fields_from_document,
+    stored_fields,
+)
 from scim_api.tenant_types import resource_type_of
 
 # A write worked out against extension declarations that changed meanwhile is worked out anew
@@ -137,15 +143,16 @@ class ResourceHandler:
             "version": instance.etag,
         }
 
-    def check_required(self, doc: dict, resource_type: ResourceType) -> None:
+    def check_required(self, doc: dict, resource_type: ResourceType, extensions: dict | None = None) -> None:
         """The attributes declared required are there (RFC 7643 section 2.2), the sub-attributes
         declared required in each value of a complex one, and the extensions the type requires
-        (schemaExtensions required, section 6)."""
+        (schemaExtensions required, section 6). ``extensions``: the tenant-defined extensions'
+        values as they will be stored (else as ``doc`` has them)."""
         for attribute in resource_type.schema.attributes:
             if attribute.required and doc.get(attribute.name) in (None, ""):
                 raise InvalidValue(f'"{attribute.name}" is required for a {resource_type.name}.')
         for schema in resource_type.tenant_schemas:
-            values = doc.get(schema.id) or {}
+            values = (extensions if extensions is not None else doc).get(schema.id) or {}
             if not values and schema.id.lower() in resource_type.required_extensions:
                 raise InvalidValue(
                     f"A {resource_type.name} must carry the extension {schema.id} (its schemaExtensions "
@@ -158,12 +165,18 @@ class ResourceHandler:
                     raise InvalidValue(f'"{label}" is required for a {resource_type.name}.')
                 _check_required_subs(attribute, value, label)
 
-    def fields(self, doc: dict, resource_type: ResourceType, current=None) -> dict[str, Any]:
-        """Model field values of a full replace by ``doc`` (``storage.fields_from_document``);
-        ``current``: the resource as it is, whose extension values a client cannot see or write
-        are kept."""
+    def written(
+        self, doc: dict, resource_type: ResourceType, current=None, *, patched: bool = False
+    ) -> dict[str, Any]:
+        """Model field values of a full replace by ``doc`` (``storage.fields_from_document``), once
+        checked to hold what is required (``check_required``, over the extension values as they
+        will be, kept ones included). ``current``: the resource as it is, whose extension values a
+        client cannot see or write are kept; ``patched``: ``doc`` is a PATCH's result, worked from
+        the resource with all its values (``document_from_instance(..., complete=True)``)."""
         extensions = extensions_of(current) if current is not None else None
-        return fields_from_document(resource_type, doc, replace=True, current=extensions)
+        fields = fields_from_document(resource_type, doc, replace=True, current=extensions, complete=patched)
+        self.check_required(doc, resource_type, fields.get(EXTENSIONS_FIELD))
+        return fields
 
 
 class UserResource(ResourceHandler):
@@ -233,9 +246,8 @@ class UserResource(ResourceHandler):
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> User:
         resource_type, ignored = self.type_for(tenant), list[str]()
         doc = normalize_resource(resource_type, body, ignored)
-        self.check_required(doc, resource_type)
         user = user_services.user_create(
-            tenant=tenant, actor=actor, fields=self.fields(doc, resource_type), ignored=ignored
+            tenant=tenant, actor=actor, fields=self.written(doc, resource_type), ignored=ignored
         )
         # A new user is in no group: nothing to read for its rendering. The attribute is the
         # RELATED_WITH_GROUPS annotation's, which only some instances have: not declared on User.
@@ -248,9 +260,8 @@ class UserResource(ResourceHandler):
         def replaced(current) -> dict:
             ignored.clear()
             doc = normalize_resource(resource_type, body, ignored)
-            self.check_required(doc, resource_type)
             _check_id(body, resource_id)
-            return self.fields(doc, resource_type, current)
+            return self.written(doc, resource_type, current)
 
         return self._update(tenant, actor, resource_id, replaced, expected_version, ignored)
 
@@ -260,10 +271,9 @@ class UserResource(ResourceHandler):
 
         def patched(current) -> dict:
             ignored.clear()
-            stored = document_from_instance(resource_type, current)
+            stored = document_from_instance(resource_type, current, complete=True)
             doc, _ = apply_operations(resource_type, stored, operations, ignored)
-            self.check_required(doc, resource_type)
-            fields = self.fields(doc, resource_type, current)
+            fields = self.written(doc, resource_type, current, patched=True)
             if "active" not in doc:
                 # Removed (RFC 7644 section 3.5.2.2): unassigned, which is not active (suspended).
                 # Unlike PUT's omission (Binding.kept_when_omitted), a PATCH says what it changes.
@@ -317,11 +327,10 @@ class GroupResource(ResourceHandler):
     def create(self, tenant: Tenant, actor: Actor, body: Any) -> Group:
         resource_type, ignored = self.type_for(tenant), list[str]()
         doc, members = self._split_members(resource_type, body, ignored)
-        self.check_required(doc, resource_type)
         return group_services.group_create(
             tenant=tenant,
             actor=actor,
-            fields=self.fields(doc, resource_type),
+            fields=self.written(doc, resource_type),
             members=members or [],
             ignored=ignored,
         )
@@ -330,13 +339,12 @@ class GroupResource(ResourceHandler):
         resource_type, ignored = self.type_for(tenant), list[str]()
         self.get(tenant, resource_id)
         doc, members = self._split_members(resource_type, body, ignored)
-        self.check_required(doc, resource_type)
         _check_id(body, resource_id)
         return group_services.group_update(
             tenant=tenant,
             actor=actor,
             group_id=resource_id,
-            fields=lambda locked: self.fields(doc, resource_type, locked),
+            fields=lambda locked: self.written(doc, resource_type, locked),
             replace_members=members,
             expected_version=expected_version,
             ignored=ignored,
@@ -354,10 +362,9 @@ class GroupResource(ResourceHandler):
 
         def changed(locked: Group) -> dict:
             ignored.clear()
-            stored = document_from_instance(resource_type, locked)
+            stored = document_from_instance(resource_type, locked, complete=True)
             doc, _ = apply_operations(resource_type, stored, operations, ignored)
-            self.check_required(doc, resource_type)
-            fields = self.fields(doc, resource_type, locked)
+            fields = self.written(doc, resource_type, locked, patched=True)
             # Only what the operations change (Okta re-sends the name with membership changes).
             return {field: value for field, value in fields.items() if getattr(locked, field) != value}
 

@@ -62,15 +62,19 @@ def _container(resource_type: ResourceType, schema, doc: dict) -> dict:
 
 
 def fields_from_document(
-    resource_type: ResourceType, doc: dict, *, replace: bool, current: dict | None = None
+    resource_type: ResourceType,
+    doc: dict,
+    *,
+    replace: bool,
+    current: dict | None = None,
+    complete: bool = False,
 ) -> dict[str, Any]:
     """Model field values for the attributes in ``doc``. With ``replace``, stored attributes that
-    ``doc`` omits are cleared (see the module docstring for the exceptions). ``current``: the
-    ``extensions`` the resource holds now, for a type with tenant-defined extensions (see
-    ``extensions_from_document``)."""
+    ``doc`` omits are cleared (see the module docstring for the exceptions). ``current`` and
+    ``complete``: for a type with tenant-defined extensions, see ``extensions_from_document``."""
     fields: dict[str, Any] = {}
     if resource_type.tenant_schemas or resource_type.retained:
-        fields[EXTENSIONS_FIELD] = extensions_from_document(resource_type, doc, current or {})
+        fields[EXTENSIONS_FIELD] = extensions_from_document(resource_type, doc, current or {}, complete)
     binding = binding_of(resource_type)
     model = binding.model
     for schema, attribute in _stored(resource_type):
@@ -98,14 +102,19 @@ def fields_from_document(
     return fields
 
 
-def extensions_from_document(resource_type: ResourceType, doc: dict, current: dict) -> dict[str, Any]:
+def extensions_from_document(
+    resource_type: ResourceType, doc: dict, current: dict, complete: bool = False
+) -> dict[str, Any]:
     """The ``extensions`` column of a resource that ``doc`` replaces (a PATCH's result, or a
     POST's or PUT's body), given the column's ``current`` value: each tenant-defined extension's
     attributes as ``doc`` has them, except that what a client cannot write or read back is kept
     (readOnly: set by the host application; writeOnly: never returned, so never echoed), and the
     values of removed attributes are kept until purged (``ResourceType.retained``); so is what it
     never returns (returned never), which a client cannot echo back. An immutable
-    attribute, once assigned, may not change (RFC 7643 section 2.2): 400 mutability."""
+    attribute, once assigned, may not change (RFC 7643 section 2.2): 400 mutability. ``complete``:
+    ``doc`` is a PATCH's result, worked from the resource with every value it holds
+    (``document_from_instance(..., complete=True)``), so what it lacks was removed: only readOnly
+    values are kept, and an immutable one removed is refused."""
     out: dict[str, Any] = {}
     for schema in resource_type.tenant_schemas:
         given = doc.get(schema.id) or {}
@@ -113,7 +122,7 @@ def extensions_from_document(resource_type: ResourceType, doc: dict, current: di
         values: dict[str, Any] = {}
         for attribute in schema.attributes:
             value, before = given.get(attribute.name), held.get(attribute.name)
-            if attribute.read_only or (value is None and _kept_when_omitted(attribute)):
+            if attribute.read_only or (value is None and not complete and _kept_when_omitted(attribute)):
                 value = before
             elif attribute.mutability == "immutable" and before is not None and value != before:
                 raise Mutability(
@@ -143,12 +152,17 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def document_from_instance(
-    resource_type: ResourceType, instance: Any, *, json_text: Callable[[str], Any] = orjson.loads
+    resource_type: ResourceType,
+    instance: Any,
+    *,
+    json_text: Callable[[str], Any] = orjson.loads,
+    complete: bool = False,
 ) -> dict[str, Any]:
     """The stored attributes of ``instance`` (a model instance, or a row of ``directory.db.rows``)
     as a canonical document (no id, meta or derived attributes); unassigned values are left out.
     A multi-valued attribute a row carries as JSON text becomes ``json_text(text)``: its value, or
-    an ``orjson.Fragment`` that a response embeds as it is."""
+    an ``orjson.Fragment`` that a response embeds as it is. ``complete``: with the tenant-defined
+    extensions' values that are never returned too (what a PATCH is applied to)."""
     reader = _reader(resource_type)
     values = reader.values(instance)
     doc: dict[str, Any] = {}
@@ -170,7 +184,8 @@ def document_from_instance(
     if reader.extensions is not None:
         stored = values[reader.extensions]
         stored = orjson.loads(stored) if isinstance(stored, str) else stored
-        for urn, names in reader.extension_plan:
+        plan = reader.complete_plan if complete else reader.extension_plan
+        for urn, names in plan:
             held = stored.get(urn) if stored else None
             if not isinstance(held, dict):
                 continue
@@ -209,12 +224,14 @@ class _Reader:
         plan: tuple,
         json: frozenset[int],
         extension_plan: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        complete_plan: tuple[tuple[str, tuple[str, ...]], ...] = (),
     ) -> None:
         if extension_plan:
             fields = (*fields, EXTENSIONS_FIELD)
         self.fields, self.plan, self.json = fields, plan, json
         self.extensions = len(fields) - 1 if extension_plan else None
         self.extension_plan = extension_plan
+        self.complete_plan = complete_plan or extension_plan
         getter = attrgetter(*fields)
         self.values: Callable[[Any], tuple] = getter if len(fields) > 1 else lambda i: (getter(i),)
 
@@ -248,7 +265,10 @@ def _reader(resource_type: ResourceType) -> _Reader:
             (schema.id, tuple(a.name for a in schema.attributes if a.returned != "never"))
             for schema in resource_type.tenant_schemas
         )
+        complete_plan = tuple(
+            (schema.id, tuple(a.name for a in schema.attributes)) for schema in resource_type.tenant_schemas
+        )
         found = resource_type.memo["reader"] = _Reader(
-            tuple(fields), tuple(plan), frozenset(json), extension_plan
+            tuple(fields), tuple(plan), frozenset(json), extension_plan, complete_plan
         )
     return found

@@ -205,7 +205,7 @@ class Migration(migrations.Migration):
                     "owner",
                     models.ForeignKey(
                         db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="extension_values",
                         to="directory.group",
                     ),

@@ -187,8 +187,10 @@ class UserExtensionValue(ExtensionValue):
 
 
 class GroupExtensionValue(ExtensionValue):
+    # Deleted by group_delete itself, only in a tenant that has declared extensions: a cascade would
+    # cost every group delete a query for rows that most tenants never have.
     owner = models.ForeignKey(
-        "directory.Group", on_delete=models.CASCADE, related_name="extension_values", db_index=False
+        "directory.Group", on_delete=models.DO_NOTHING, related_name="extension_values", db_index=False
     )
 
     class Meta:

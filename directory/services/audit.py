@@ -68,3 +68,30 @@ def audit_event(
         changes=changes or {},
         request_id=actor.request_id,
     )
+
+
+def input_ignored_record(
+    *, tenant: Tenant, actor: Actor, target_type: str, target_id: object, target_label: str, ignored
+) -> None:
+    """Record what a write that changed nothing ignored (extensions the tenant has not declared,
+    RFC 7644 section 3.3) as ``<type>.input_ignored``, unless the resource's latest event already
+    names exactly that: identity providers re-send the same profile on every sync, and once is
+    evidence enough until the resource changes or other input is ignored."""
+    paths = sorted(set(ignored))
+    latest = (
+        AuditEvent.objects.filter(tenant=tenant, target_type=target_type, target_id=str(target_id))
+        .order_by("-id")
+        .values_list("changes", flat=True)
+        .first()
+    )
+    if isinstance(latest, dict) and latest.get("ignored") == paths:
+        return
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=f"{target_type}.input_ignored",
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        changes={"ignored": paths},
+    )

@@ -416,7 +416,7 @@ def _rebuild_rows(tenant, schema, rebuilt: list[int], owners, model, resource_ty
     resources SCIM sees: a deleted user has none)."""
     if not rebuilt:
         return
-    attributes = [a for a in ExtensionAttribute.objects.filter(pk__in=rebuilt)]
+    attributes = list(ExtensionAttribute.objects.filter(pk__in=rebuilt).prefetch_related("sub_attributes"))
     sub_ids = ExtensionAttribute.objects.filter(parent_id__in=rebuilt).values_list("pk", flat=True)
     model._default_manager.filter(tenant=tenant, attribute_id__in=[*rebuilt, *sub_ids]).delete()
     declared = _Only(schema, attributes)

@@ -18,8 +18,13 @@ from directory.errors import AlreadyExists, DoesNotExist, InvalidReference, Vers
 from directory.identifiers import parse_id
 from directory.models import Group, GroupExtensionValue, Membership, Tenant, User, UserState
 from directory.selectors import group_ancestors
-from directory.services.audit import Actor, audit_record
-from directory.services.extension_rows import extension_changes, extension_rows_replace, unique_violation
+from directory.services.audit import Actor, audit_record, input_ignored_record
+from directory.services.extension_rows import (
+    extension_changes,
+    extension_rows_replace,
+    extension_value_taken,
+    unique_violation,
+)
 from directory.services.locks import groups_lock, key_share, schema_share, tenant_nesting_lock, users_touch
 
 
@@ -136,10 +141,13 @@ def _save(group: Group, tenant: Tenant, *, extensions: bool = False, **kwargs) -
             raise AlreadyExists(
                 f"A group named {group.display_name!r} already exists in this directory."
             ) from None
-        if unique_violation(error):
-            raise AlreadyExists(
-                "An extension attribute's value is already taken by another group of this directory "
-                "(its uniqueness is server)."
+        if unique_violation(error):  # the savepoint is rolled back: the clash can be read
+            raise extension_value_taken(
+                GroupExtensionValue,
+                tenant=tenant,
+                resource_type="Group",
+                owner_id=group.pk,
+                extensions=group.extensions,
             ) from None
         raise
 
@@ -286,14 +294,13 @@ def group_update(
 
     if not changes:
         if ignored:
-            audit_record(
+            input_ignored_record(
                 tenant=tenant,
                 actor=actor,
-                action="group.input_ignored",
                 target_type="group",
                 target_id=group.pk,
                 target_label=group.display_name,
-                changes={"ignored": sorted(set(ignored))},
+                ignored=ignored,
             )
         return group
     if ignored:
@@ -322,6 +329,7 @@ def group_delete(*, tenant: Tenant, actor: Actor, group_id, expected_version: in
     user members a group, so their versions change too: the nesting lock comes first (no new
     parent meanwhile), then the group and its parents are locked in id order."""
     pk = parse_id(group_id)
+    schema_share(tenant=tenant, check=False)  # step 0: a change of declarations locks groups too
     tenant_nesting_lock(tenant=tenant)
     parents = Membership.objects.filter(tenant=tenant, member_group_id=pk).values_list("group_id", flat=True)
     groups_lock(tenant=tenant, ids={pk, *parents} if pk else (), delete=True)
@@ -343,4 +351,6 @@ def group_delete(*, tenant: Tenant, actor: Actor, group_id, expected_version: in
             "members": {"before": member_count, "after": 0},
         },
     )
+    if tenant.extensions_stamp is not None:  # none in a tenant that never declared an extension
+        GroupExtensionValue.objects.filter(owner_id=group.pk).delete()
     group.delete()

@@ -49,18 +49,29 @@ NESTING_LOCK_NAMESPACE = 0x5C1A
 SCHEMA_LOCK_NAMESPACE = 0x5C1B
 
 
-def schema_share(*, tenant: Tenant) -> None:
+def schema_share(*, tenant: Tenant, check: bool = True) -> None:
     """Step 0, for a write in a transaction: hold the tenant's schema lock shared until the
     transaction ends, then raise ``SchemaChanged`` if the tenant's extension declarations are no
-    longer those ``tenant`` was read with. Nothing for a tenant that never declared any: its writes
-    carry no extension values, so no change of declarations can find them wrong."""
+    longer those ``tenant`` was read with (``check``: a delete, which works out nothing from them,
+    only keeps the order). Nothing for a tenant that never declared any: its writes carry no
+    extension values, so no change of declarations can find them wrong."""
     if tenant.extensions_stamp is None:
         return
+    if not check:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s, %s)", [SCHEMA_LOCK_NAMESPACE, tenant.pk]
+                )
+        return
     if connection.vendor == "postgresql":
+        # The lock, then the stamp read by a statement of its own (migration 0017): under READ
+        # COMMITTED that sees a change that committed while the lock was waited for.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [SCHEMA_LOCK_NAMESPACE, tenant.pk])
-    # A statement of its own, after the lock: under READ COMMITTED it sees what committed meanwhile.
-    current = Tenant.objects.filter(pk=tenant.pk).values_list("extensions_stamp", flat=True).first()
+            cursor.execute("SELECT roster_schema_share(%s, %s)", [SCHEMA_LOCK_NAMESPACE, tenant.pk])
+            current = cursor.fetchone()[0]
+    else:  # SQLite: the transaction holds the database's write lock already
+        current = Tenant.objects.filter(pk=tenant.pk).values_list("extensions_stamp", flat=True).first()
     if current != tenant.extensions_stamp:
         raise SchemaChanged("The tenant's extension schemas changed while the request was under way.")
 

@@ -34,12 +34,13 @@ from directory.models import (
     casefold_key,
 )
 from directory.selectors import RELATED_WITH_GROUPS, SAMPLE_ID, SAMPLE_TENANT_ID, users_visible
-from directory.services.audit import Actor, audit_event, audit_record
+from directory.services.audit import Actor, audit_event, audit_record, input_ignored_record
 from directory.services.extension_rows import (
     extension_changes,
+    extension_repeats_refused,
     extension_rows,
     extension_rows_replace,
-    extension_unique_check,
+    extension_value_taken,
     unique_violation,
 )
 from directory.services.locks import groups_lock, key_share, schema_share
@@ -133,16 +134,9 @@ def _name_taken(user_name: str) -> AlreadyExists:
 
 
 def _taken(error: IntegrityError, user_name: str) -> None:
-    """A write refused for a taken userName, or for an extension value another user holds
-    (``uniqueness: server``, decided by a unique index when two writes race), is AlreadyExists;
-    any other refusal stays as it is."""
+    """A write refused for a taken userName is AlreadyExists; any other refusal stays as it is."""
     if "user_name" in str(error).lower():
         raise _name_taken(user_name) from None
-    if unique_violation(error):
-        raise AlreadyExists(
-            "An extension attribute's value is already taken by another user of this directory "
-            "(its uniqueness is server)."
-        ) from None
 
 
 def _guarded(tenant: Tenant) -> bool:
@@ -222,9 +216,21 @@ USER_NAME_TAKEN = "(tenant_id, user_name_key) WHERE NOT (state = 'deleted')"
 
 def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored=()) -> User:
     """``ignored``: what the request carried that was ignored, named in the audit event."""
-    with transaction.atomic() if _sets_manager(None, fields) or _guarded(tenant) else nullcontext():
-        schema_share(tenant=tenant)
-        return _create(tenant, actor, dict(fields), ignored)
+    try:
+        with transaction.atomic() if _sets_manager(None, fields) or _guarded(tenant) else nullcontext():
+            schema_share(tenant=tenant)
+            return _create(tenant, actor, dict(fields), ignored)
+    except IntegrityError as error:
+        if not unique_violation(error):
+            raise
+        # Out of the failed transaction now: which value is taken can be read.
+        raise extension_value_taken(
+            UserExtensionValue,
+            tenant=tenant,
+            resource_type="User",
+            owner_id=None,
+            extensions=fields.get("extensions"),
+        ) from None
 
 
 def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored) -> User:
@@ -262,7 +268,7 @@ def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored) -> Us
     extension_values = extension_rows(
         UserExtensionValue, tenant=tenant, resource_type="User", owner_id=user.pk, extensions=user.extensions
     )
-    extension_unique_check(UserExtensionValue, tenant=tenant, owner_id=user.pk, rows=extension_values)
+    extension_repeats_refused(tenant, extension_values)
     try:
         created = insert_unless_taken(
             user, conflict=USER_NAME_TAKEN, derived=[values, extension_values], event=event
@@ -321,27 +327,16 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
         change = _change(tenant, user, wanted)
         if not change.audited:
             if ignored:
-                audit_record(
+                input_ignored_record(
                     tenant=tenant,
                     actor=actor,
-                    action="user.input_ignored",
                     target_type="user",
                     target_id=user.pk,
                     target_label=user.user_name,
-                    changes=_ignored({}, ignored),
+                    ignored=ignored,
                 )
             return user
         reindexed = [f for f in change.audited if f in User.MULTI_VALUED_FIELDS]
-        extensions = change.values.get("extensions")
-        if "extensions" in change.values:
-            rows = extension_rows(
-                UserExtensionValue,
-                tenant=tenant,
-                resource_type="User",
-                owner_id=user.pk,
-                extensions=extensions,
-            )
-            extension_unique_check(UserExtensionValue, tenant=tenant, owner_id=user.pk, rows=rows)
         try:
             written = update_if_unchanged(
                 User,
@@ -363,6 +358,14 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
             )
         except IntegrityError as error:
             _taken(error, change.values.get("user_name", user.user_name))
+            if unique_violation(error):  # the write's savepoint is rolled back: the clash can be read
+                raise extension_value_taken(
+                    UserExtensionValue,
+                    tenant=tenant,
+                    resource_type="User",
+                    owner_id=user.pk,
+                    extensions=change.values["extensions"],
+                ) from None
             raise
         if not written:
             return None
@@ -447,6 +450,7 @@ DELETE_ATTEMPTS = 3
 
 
 def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None, *, last: bool) -> None:
+    schema_share(tenant=tenant, check=False)  # step 0 first: a change of declarations locks users too
     pk = parse_id(user_id)
     memberships = Membership.objects.filter(tenant=tenant, member_user_id=pk)
     locked = (
@@ -459,9 +463,10 @@ def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None,
         raise _GroupsChanged
     now = timezone.now()
     memberships.delete()
-    # Its extension values no longer hold anything another user may want (uniqueness), nor does a
-    # hidden user match filters; its ``extensions`` column is kept with the row.
-    UserExtensionValue.objects.filter(owner_id=user.pk).delete()
+    if tenant.extensions_stamp is not None:
+        # Its extension values no longer hold anything another user may want (uniqueness), nor does
+        # a hidden user match filters; its ``extensions`` column is kept with the row.
+        UserExtensionValue.objects.filter(owner_id=user.pk).delete()
     # The groups' member lists changed, so do their versions (ETags).
     Group.objects.filter(pk__in=in_groups).update(version=F("version") + 1, updated_at=now)
     _clear_manager(tenant, actor, user, now)

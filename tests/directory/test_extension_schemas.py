@@ -72,6 +72,15 @@ def test_the_canonical_form_has_the_section_2_2_defaults():
             "RFC 7643 and RFC 7644 define",
         ),
         (schema({"name": "a"}, urn="urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"), "define"),
+        (schema({"name": "a"}, urn="urn:ietf:params:scim:api"), "define"),  # a prefix of theirs
+        (schema({"name": "a"}, urn="urn:ietf:params:scim:schemas:core"), "define"),
+        (schema({"name": "a"}, urn="urn:ietf:params:scim:schemas:extension:enterprise"), "define"),
+        (
+            schema(
+                {"name": "a", "type": "complex", "subAttributes": [{"name": "s", "mutability": "writeOnly"}]}
+            ),
+            "per attribute, not per sub-attribute",
+        ),
         ({"id": URN, "attributes": []}, "non-empty list"),
         (schema({"name": "1st"}), "must start with a letter"),
         (schema({"name": "cost code"}), "must start with a letter"),
@@ -312,3 +321,33 @@ def test_the_host_application_reads_extension_values_through_selectors(tenant, s
     assert extension_values(tenant=tenant, resource=User.objects.get(pk=ann.pk)) == {URN: {"badge": 7}}
     with pytest.raises(DoesNotExist):
         users_with_extension_value(tenant=tenant, urn=URN, attribute="code", value="x")
+
+
+def test_a_conversion_costs_queries_per_batch_not_per_user(tenant, system_actor):
+    """Converting stored values runs under the tenant's schema lock, which holds its writes: the
+    number of queries does not grow with the users converted."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(users: int, urn: str) -> int:
+        certs = {
+            "name": "certs",
+            "type": "complex",
+            "multiValued": True,
+            "subAttributes": [{"name": "level"}],
+        }
+        declare(tenant, system_actor, schema(certs, urn=urn))
+        for i in range(users):
+            values = {urn: {"certs": [{"level": "1"}, {"level": "2"}]}}
+            user_create(
+                tenant=tenant,
+                actor=system_actor,
+                fields={"user_name": f"{urn[9:13]}{i}", "extensions": values},
+            )
+        changed = {**certs, "subAttributes": [{"name": "level", "type": "integer"}]}
+        with CaptureQueriesContext(connection) as captured:
+            outcome = declare(tenant, system_actor, schema(changed, urn=urn))
+        assert outcome.converted == users
+        return len(captured)
+
+    assert queries(5, "urn:acme:few:2.0:User") == queries(40, "urn:acme:many:2.0:User")

@@ -144,3 +144,59 @@ def test_a_type_change_racing_writes_never_leaves_a_value_it_forbids(api, tenant
             assert refusal is not None and "code" in str(refusal), refusal
         User.objects.filter(tenant=tenant).update(extensions={})
         UserExtensionValue.objects.filter(tenant=tenant).delete()
+
+
+def test_the_same_unique_values_in_another_order_wait_instead_of_deadlocking(api, tenant):
+    """Two users given the same 200 unique values at once, in opposite orders: the rows are
+    inserted in the order of their keys, so one waits for the other and gets a 409, where inserted
+    in the values' order each would wait for the other's (a deadlock, 503: seen so)."""
+    declare(tenant, {"name": "codes", "multiValued": True, "uniqueness": "server"})
+    for round_ in range(ROUNDS):
+        values = [f"v{round_}-{n:03}" for n in range(200)]
+
+        def post(i, values=values, round_=round_):
+            codes = values if i == 0 else values[::-1]
+            return api(
+                "POST",
+                "/Users",
+                {"schemas": [CORE_USER], "userName": f"o{round_}-{i}", URN: {"codes": codes}},
+            )
+
+        results = at_once(2, post)
+        assert sorted(status for status, _ in results) == [201, 409], results
+
+
+def test_a_delete_keeps_the_lock_order_with_a_declaration_change(tenant):
+    """A transaction that deletes user A (as a Bulk batch does) and then writes user B, while a
+    change of declarations would convert both: the delete takes the schema lock first, so the
+    change waits for the whole transaction instead of holding the schema lock while it waits for
+    A's row, which the transaction's next write would then wait for (a deadlock)."""
+    from django.db import transaction
+
+    from directory.services.users import user_create, user_delete, user_update
+
+    declare(tenant, {"name": "code"})
+    actor = Actor.system("tests")
+    fresh = Tenant.objects.get(pk=tenant.pk)
+    a, b = (
+        user_create(tenant=fresh, actor=actor, fields={"user_name": n, "extensions": {URN: {"code": "1"}}})
+        for n in ("a", "b")
+    )
+    deleted, release = threading.Event(), threading.Event()
+
+    def batch():
+        with transaction.atomic():
+            user_delete(tenant=fresh, actor=actor, user_id=a.pk)
+            deleted.set()
+            assert release.wait(30)
+            user_update(tenant=fresh, actor=actor, user_id=b.pk, fields={"title": "after"})
+
+    writes = Step(batch)
+    assert deleted.wait(30)
+    change = Step(lambda: declare(Tenant.objects.get(pk=tenant.pk), {"name": "code", "type": "integer"}))
+    until(lambda: lock_waiters() >= 1)  # the change waits for the transaction
+    release.set()
+    writes.finish()
+    change.finish()
+    assert User.objects.get(pk=b.pk).extensions == {URN: {"code": 1}}
+    assert ExtensionSchema.objects.get(tenant=tenant).attributes.get().type == "integer"

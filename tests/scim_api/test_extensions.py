@@ -120,6 +120,10 @@ def test_values_of_the_wrong_type_are_refused_and_change_nothing(scim, acme):
         ({"certifications": [{"level": 2}]}, "name"),  # a required sub-attribute missing
         ({"nosuch": "x"}, "nosuch"),
         ({"costCode": "x" * 257}, "costCode"),
+        ({"hired": "2024-01-31"}, "hired"),  # a date: not an xsd:dateTime
+        ({"hired": "0001-01-01T00:00:00+01:00"}, "hired"),  # year 0 in UTC
+        ({"hired": "9999-12-31T23:00:00-05:00"}, "hired"),  # year 10000 in UTC
+        ({"certifications": [{"name": "x", "expires": "soon"}]}, "expires"),
     ):
         response = scim.post("/Users", {"schemas": [CORE_USER], "userName": "bob", ACME: extension})
         assert_scim_error(response, 400, "invalidValue", detail_contains=detail)
@@ -286,6 +290,8 @@ def test_filters_on_every_kind_of_extension_value(scim, acme):
         f"{ACME}:certifications eq 1",
         f'{ACME}:pin eq "1234"',
         f'{ACME}:nosuch eq "x"',
+        f"{ACME}:badge co 4",  # a number has no substrings
+        f'{ACME}:hired gt "0001-01-01T00:00:00+01:00"',  # year 0 in UTC
     ):
         assert_scim_error(scim.get(f"/Users?filter={quote(bad)}"), 400, "invalidFilter")
 
@@ -342,13 +348,18 @@ def test_an_undeclared_extension_is_ignored_and_the_audit_event_says_so(scim, ac
     assert UNDECLARED not in body_of(response)
     event = AuditEvent.objects.get(action="user.created", target_id=uid)
     assert event.changes["ignored"] == [f"{UNDECLARED}:costCenter"]
-    response = scim.patch_ops(
-        f"/Users/{uid}", {"op": "replace", "path": f"{UNDECLARED}:costCenter", "value": "y"}
-    )
-    assert response.status_code == 200, response.content
-    event = AuditEvent.objects.filter(target_id=uid).order_by("-id").first()
-    assert event.action == "user.input_ignored"
-    assert event.changes == {"ignored": [f"{UNDECLARED}:costCenter"]}
+    for path in ("region", "region", "costCenter", "costCenter"):
+        # Identity providers re-send the same profile: what is ignored is recorded when it differs
+        # from what the user's latest event names.
+        operation = {"op": "replace", "path": f"{UNDECLARED}:{path}", "value": "y"}
+        response = scim.patch_ops(f"/Users/{uid}", operation)
+        assert response.status_code == 200, response.content
+    events = AuditEvent.objects.filter(target_id=uid).order_by("id")
+    assert [(e.action, e.changes.get("ignored")) for e in events] == [
+        ("user.created", [f"{UNDECLARED}:costCenter"]),
+        ("user.input_ignored", [f"{UNDECLARED}:region"]),
+        ("user.input_ignored", [f"{UNDECLARED}:costCenter"]),
+    ]
 
 
 def test_a_strict_tenant_refuses_undeclared_extensions(scim, acme, system_actor):
@@ -492,3 +503,35 @@ def test_what_is_never_returned_survives_a_patch_and_a_put(scim, tenant):
     scim.patch_ops(f"/Users/{uid}", {"op": "replace", "path": f"{ACME}:code", "value": "d"})
     scim.put(f"/Users/{uid}", {"schemas": [CORE_USER], "userName": "alice@example.com"})
     assert User.objects.get(pk=uid).extensions == {ACME: {"token": "t-1"}}
+
+
+def test_a_required_write_only_attribute_does_not_block_patches(scim, tenant):
+    """It is never returned, so a PATCH's document lacks it; what is stored still counts."""
+    attributes = [{"name": "pin", "mutability": "writeOnly", "required": True}, {"name": "code"}]
+    declare(tenant, {"id": ACME, "attributes": attributes})
+    response = scim.post("/Users", {"schemas": [CORE_USER], "userName": "ann", ACME: {"code": "c"}})
+    assert_scim_error(response, 400, "invalidValue", detail_contains="pin")
+    uid = create(scim, "ann", pin="1234")["id"]
+    response = scim.patch_ops(f"/Users/{uid}", {"op": "replace", "path": f"{ACME}:code", "value": "d"})
+    assert response.status_code == 200, response.content
+    response = scim.put(f"/Users/{uid}", {"schemas": [CORE_USER], "userName": "ann"})
+    assert response.status_code == 200, response.content
+    assert User.objects.get(pk=uid).extensions == {ACME: {"pin": "1234"}}
+
+
+def test_a_patch_removes_what_a_client_cannot_read(scim, acme):
+    """RFC 7644 section 3.5.2.2: remove unassigns, writeOnly or not; an immutable value may not go."""
+    uid = create(scim, pin="1234", clearance="secret")["id"]
+    response = scim.patch_ops(f"/Users/{uid}", {"op": "remove", "path": f"{ACME}:pin"})
+    assert response.status_code == 200, response.content
+    assert "pin" not in User.objects.get(pk=uid).extensions[ACME]
+    response = scim.patch_ops(f"/Users/{uid}", {"op": "remove", "path": f"{ACME}:clearance"})
+    assert_scim_error(response, 400, "mutability", detail_contains="clearance")
+    assert User.objects.get(pk=uid).extensions[ACME]["clearance"] == "secret"
+
+
+def test_binary_values_are_base64(scim, tenant):
+    declare(tenant, {"id": ACME, "attributes": [{"name": "photo", "type": "binary"}]})
+    assert create(scim, photo="aGVsbG8=")[ACME] == {"photo": "aGVsbG8="}
+    response = scim.post("/Users", {"schemas": [CORE_USER], "userName": "ben", ACME: {"photo": "abcd$"}})
+    assert_scim_error(response, 400, "invalidValue", detail_contains="base64")

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         try:
             documents = schema_documents(json.loads(text))
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # JSONDecodeError, or nested beyond recursion
             raise CommandError(f"{file} is not JSON: {error}.") from None
         except DeclarationError as error:
             raise CommandError(" ".join(error.problems)) from None
