@@ -23,6 +23,7 @@ PAGES = [
     "/admin/directory/auditevent/",
     "/admin/directory/extensionschema/",
     "/admin/directory/extensionschema/add/",
+    "/admin/directory/extensionschema/import/",
     "/admin/directory/workerheartbeat/",
     "/admin/axes/accessattempt/",
     "/admin/axes/accesslog/",
