@@ -176,16 +176,11 @@ class ExtensionAttributeInline(admin.TabularInline):
     fk_name = "schema"
     form = ExtensionAttributeForm
     formset = AttributeFormSet
+    # The form's model fields, with its own between them: name, sub-attribute of, characteristics.
     fields = [
         "name",
         "sub_attribute_of",
-        "type",
-        "multi_valued",
-        "required",
-        "case_exact",
-        "mutability",
-        "returned",
-        "uniqueness",
+        *(f for f in ExtensionAttributeForm.Meta.fields if f not in ("name", "description")),
         "canonical",
         "references",
         "description",
