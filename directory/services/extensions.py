@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from directory.extension_declarations import (
@@ -398,17 +398,31 @@ def _set(attribute: ExtensionAttribute, declaration: dict) -> None:
 def _convert(tenant, schema, converted: dict, owners, now) -> int:
     """Store the converted values (locked by ``_check_values``), each resource at a new version:
     what it shows has changed."""
-    if not converted:
-        return 0
-    pks = list(converted)
-    for start in range(0, len(pks), BATCH):
-        batch = list(owners._default_manager.filter(pk__in=pks[start : start + BATCH]))
-        for resource in batch:
-            resource.extensions = converted[resource.pk]
-            resource.version += 1
-            resource.updated_at = now
-        owners._default_manager.bulk_update(batch, ["extensions", "version", "updated_at"])
+    _write_extensions(owners, converted, now=now)
     return len(converted)
+
+
+def _write_extensions(owners, extensions: dict, *, now=None) -> None:
+    """Set the ``extensions`` of the resources ``{pk: extensions}`` (locked by the caller), with a
+    new version and time when ``now`` is given. One statement sent per resource, all in a pipeline
+    (psycopg's executemany): Django's bulk_update builds a CASE of every row, which took 10 s at
+    20,000 users while the tenant's writes waited."""
+    if not extensions:
+        return
+    table = connection.ops.quote_name(owners._meta.db_table)
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    stamp = ", version = version + 1, updated_at = %s" if now is not None else ""
+    sql = f"UPDATE {table} SET extensions = %s{json_cast}{stamp} WHERE id = %s"  # noqa: S608 (names of ours)
+    meta = owners._meta
+    column, updated, key = meta.get_field("extensions"), meta.get_field("updated_at"), meta.pk
+    stamped = [updated.get_db_prep_save(now, connection)] if now is not None else []
+    params = [
+        [column.get_db_prep_save(value, connection), *stamped, key.get_db_prep_save(pk, connection)]
+        for pk, value in extensions.items()
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(params), BATCH):
+            cursor.executemany(sql, params[start : start + BATCH])
 
 
 def _rebuild_rows(tenant, schema, rebuilt: list[int], owners, model, resource_type: str) -> None:
@@ -550,22 +564,21 @@ def extension_values_purge(*, tenant: Tenant, actor: Actor, urn: str | None = No
 def _strip(tenant, schema, names: list[str] | None, owners) -> int:
     """Remove the values of ``names`` (all, when None) of ``schema`` from every resource's
     ``extensions``, hidden users' included; the number of resources that held some."""
-    count = 0
-    stored = owners._default_manager.filter(tenant=tenant, extensions__has_key=schema.urn).order_by("pk")
-    pks = list(stored.select_for_update(no_key=True).values_list("pk", flat=True))
-    for start in range(0, len(pks), BATCH):
-        batch = list(owners._default_manager.filter(pk__in=pks[start : start + BATCH]))
-        changed = []
-        for resource in batch:
-            values = dict(resource.extensions.get(schema.urn) or {})
-            kept = {} if names is None else {k: v for k, v in values.items() if k not in names}
-            if kept == values:
-                continue
-            extensions = {k: v for k, v in resource.extensions.items() if k != schema.urn}
-            if kept:
-                extensions[schema.urn] = kept
-            resource.extensions = extensions
-            changed.append(resource)
-        owners._default_manager.bulk_update(changed, ["extensions"])
-        count += len(changed)
-    return count
+    stored = (
+        owners._default_manager.filter(tenant=tenant, extensions__has_key=schema.urn)
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", "extensions")
+    )
+    changed = {}
+    for pk, held in stored.iterator(chunk_size=2000):
+        values = dict(held.get(schema.urn) or {})
+        kept = {} if names is None else {k: v for k, v in values.items() if k not in names}
+        if kept == values:
+            continue
+        extensions = {k: v for k, v in held.items() if k != schema.urn}
+        if kept:
+            extensions[schema.urn] = kept
+        changed[pk] = extensions
+    _write_extensions(owners, changed)
+    return len(changed)
