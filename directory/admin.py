@@ -43,9 +43,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "is_active", "offboarding_policy", "created_at"]
+    list_display = ["slug", "name", "is_active", "on_deactivate", "on_delete", "created_at"]
     search_fields = ["slug", "name"]
-    list_filter = ["is_active", "offboarding_policy"]
+    list_filter = ["is_active", "on_deactivate", "on_delete"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # a tenant's data is kept; deactivate it instead

@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class LifecycleConfig(AppConfig):
     name = "lifecycle"
     verbose_name = "Lifecycle"
+
+    def ready(self) -> None:
+        # The directory announces deprovisions and reactivations in the write's transaction; the
+        # cases are opened and cancelled in it (lifecycle/receivers.py).
+        from directory import signals
+        from lifecycle import receivers
+
+        signals.user_deactivated.connect(receivers.on_user_deactivated, dispatch_uid="lifecycle.deactivated")
+        signals.user_deleted.connect(receivers.on_user_deleted, dispatch_uid="lifecycle.deleted")
+        signals.user_activated.connect(receivers.on_user_activated, dispatch_uid="lifecycle.activated")

@@ -8,19 +8,19 @@ from directory.models.extensions import (
 )
 from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
-from directory.models.tenants import OffboardingPolicy, Tenant
+from directory.models.tenants import DeprovisionAction, Tenant
 from directory.models.tokens import ScimToken
 from directory.models.users import User, UserState, UserValue
 
 __all__ = [
     "ActorType",
     "AuditEvent",
+    "DeprovisionAction",
     "ExtensionAttribute",
     "ExtensionSchema",
     "Group",
     "GroupExtensionValue",
     "Membership",
-    "OffboardingPolicy",
     "ScimToken",
     "Tenant",
     "User",

@@ -9,12 +9,15 @@ from django.utils import timezone
 RESERVED_SLUGS = {"v1", "v2", "v3", "scim"}
 
 
-class OffboardingPolicy(models.TextChoices):
-    """What happens when the identity provider deprovisions a user (used by ``lifecycle``)."""
+class DeprovisionAction(models.TextChoices):
+    """What an identity provider's deprovisioning of a user starts (``lifecycle`` carries it out).
+    Whatever it is, access ends at once, in the request; the record is kept (hidden once deleted)
+    until it is purged, so that a rehire before then restores the same account."""
 
-    IMMEDIATE = "immediate", "Delete at once (the row is kept hidden until purge)"
-    STAGED = "staged", "Suspend, then delete when the grace period ends"
-    HR_REVIEW = "hr_review", "Suspend, then delete once HR approves"
+    SUSPEND = "suspend", "Suspend only (an administrator decides what follows)"
+    DELETE_AFTER_GRACE = "delete_after_grace", "Suspend, then delete when the grace period ends"
+    DELETE_AFTER_REVIEW = "delete_after_review", "Suspend, then delete once HR approves"
+    DELETE_NOW = "delete_now", "Delete at once (the record is kept hidden until purged)"
 
 
 class Tenant(models.Model):
@@ -27,15 +30,40 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    offboarding_policy = models.CharField(
-        max_length=16, choices=OffboardingPolicy.choices, default=OffboardingPolicy.STAGED
+    # The offboarding policy (lifecycle/): what a deactivation (active: false) and what a DELETE
+    # start. Okta never sends DELETE (it deactivates), so a deactivation must be able to lead to
+    # deletion too. Each case keeps the policy it started with.
+    on_deactivate = models.CharField(
+        max_length=24,
+        choices=DeprovisionAction.choices,
+        default=DeprovisionAction.DELETE_AFTER_REVIEW,
+        help_text="What an identity provider's active: false starts.",
+    )
+    on_delete = models.CharField(
+        max_length=24,
+        choices=DeprovisionAction.choices,
+        default=DeprovisionAction.DELETE_AFTER_REVIEW,
+        help_text="What an identity provider's DELETE starts (the user is hidden at once, whatever it is).",
     )
     offboarding_grace_period = models.DurationField(
-        default=timedelta(days=30), help_text="How long a deprovisioned user stays suspended before deletion."
+        default=timedelta(days=30),
+        help_text="How long a deprovisioned user's record is kept before it may be deleted, so that a "
+        "rehire restores the same account.",
     )
     purge_after = models.DurationField(
-        default=timedelta(days=90), help_text="How long a deleted user's hidden row is kept before purge."
+        default=timedelta(days=90), help_text="How long a deleted user's hidden record is kept before purge."
     )
+    # The burst guard: this many deprovisions, or this share of the tenant's users, within the
+    # window, and the tenant is quarantined (no deletion proceeds until an administrator decides).
+    burst_count = models.PositiveIntegerField(
+        default=50, help_text="Deprovisions within the window that quarantine the tenant (0: never by count)."
+    )
+    burst_percent = models.PositiveSmallIntegerField(
+        default=10,
+        help_text="Share of the tenant's users (percent) deprovisioned within the window that quarantines it "
+        "(0: never by share).",
+    )
+    burst_window = models.DurationField(default=timedelta(minutes=15), help_text="The burst guard's window.")
     # On by default: Entra matches groups by displayName (or externalId) before it creates one, and
     # Okta's Group Push cannot push a name the app already has; two groups of one name leave both
     # unable to tell which is meant (README, "Group names"). Tenants made before keep their setting.
@@ -62,6 +90,19 @@ class Tenant(models.Model):
         return self.slug
 
     def clean(self) -> None:
+        problems: dict[str, str] = {}
         # /scim/<slug>/v2/ would be ambiguous with /scim/v2/ for these.
         if self.slug.lower() in RESERVED_SLUGS:
-            raise ValidationError({"slug": f"{self.slug!r} is reserved; choose another slug."})
+            problems["slug"] = f"{self.slug!r} is reserved; choose another slug."
+        # A field a form could not read is None here: its own error says so already.
+        zero = timedelta(0)
+        if (self.offboarding_grace_period or zero) < zero:
+            problems["offboarding_grace_period"] = "The grace period cannot be negative."
+        if (self.purge_after or zero) < zero:
+            problems["purge_after"] = "The purge delay cannot be negative."
+        if (self.burst_percent or 0) > 100:
+            problems["burst_percent"] = "A share of the tenant's users is at most 100 percent."
+        if (self.burst_window or zero) <= zero:
+            problems["burst_window"] = "The burst guard's window must be longer than nothing."
+        if problems:
+            raise ValidationError(problems)

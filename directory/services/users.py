@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from directory import signals
 from directory.db.audited_writes import insert_unless_taken, update_if_unchanged
 from directory.db.prepared import PreparedQuery
 from directory.db.rows import Rows
@@ -319,9 +320,11 @@ def user_update(
 def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ignored, *, shared: bool):
     """Write what ``wanted`` changes on ``user`` over its version: the user as written, ``user``
     itself when nothing changes, None when another write landed first. ``shared``: the caller's
-    transaction holds the schema lock already."""
+    transaction holds the schema lock already. A change of access (active to inactive or back) is
+    announced in the write's transaction (``directory.signals``)."""
     guarded = _guarded(tenant) and not shared
-    with transaction.atomic() if _sets_manager(user, wanted) or guarded else nullcontext():
+    access = _access_change(user, wanted)
+    with transaction.atomic() if _sets_manager(user, wanted) or guarded or access else nullcontext():
         if guarded:
             schema_share(tenant=tenant)
         change = _change(tenant, user, wanted)
@@ -369,7 +372,19 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
             raise
         if not written:
             return None
+        if access is not None:
+            access.send(
+                sender=User, tenant=tenant, user_id=user.pk, actor=actor, at=change.values["updated_at"]
+            )
         return user._replace(**change.values, **change.shown, version=user.version + 1)
+
+
+def _access_change(user, wanted: dict[str, Any]):
+    """The signal a write of ``wanted`` sends (``user_deactivated``, ``user_activated``), or None
+    when it leaves the user's access as it is."""
+    if "active" not in wanted or (wanted["active"] is True) == (user.active is True):
+        return None
+    return signals.user_activated if wanted["active"] is True else signals.user_deactivated
 
 
 @dataclass
@@ -428,10 +443,13 @@ class _GroupsChanged(Exception):
     """The user joined a group, locked by another write, between reading its groups and locking it."""
 
 
-def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None) -> None:
+def user_delete(
+    *, tenant: Tenant, actor: Actor, user_id, expected_version: int | None = None, announce: bool = True
+) -> None:
     """Delete as SCIM sees it: the user disappears from reads and groups; the row stays hidden
     (state ``deleted``) until the purge, so that the audit trail and a rehire can refer to it.
-    Its reports lose their manager, each with an audit event of its own.
+    Its reports lose their manager, each with an audit event of its own. ``announce``: send
+    ``directory.signals.user_deleted`` (an identity provider's DELETE; not the lifecycle's own).
 
     Locks in the order of ``directory.services.locks``: the user's groups (their versions change),
     then the user. Its groups are read before either lock; should it have joined another group by
@@ -441,7 +459,14 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
     for attempt in range(DELETE_ATTEMPTS):
         try:
             with transaction.atomic():
-                return _delete(tenant, actor, user_id, expected_version, last=attempt == DELETE_ATTEMPTS - 1)
+                return _delete(
+                    tenant,
+                    actor,
+                    user_id,
+                    expected_version,
+                    last=attempt == DELETE_ATTEMPTS - 1,
+                    announce=announce,
+                )
         except _GroupsChanged:
             continue
 
@@ -449,7 +474,9 @@ def user_delete(*, tenant: Tenant, actor: Actor, user_id, expected_version: int 
 DELETE_ATTEMPTS = 3
 
 
-def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None, *, last: bool) -> None:
+def _delete(
+    tenant: Tenant, actor: Actor, user_id, expected_version: int | None, *, last: bool, announce: bool
+) -> None:
     schema_share(tenant=tenant, check=False)  # step 0 first: a change of declarations locks users too
     pk = parse_id(user_id)
     memberships = Membership.objects.filter(tenant=tenant, member_user_id=pk)
@@ -490,6 +517,15 @@ def _delete(tenant: Tenant, actor: Actor, user_id, expected_version: int | None,
             "groups": {"before": [str(g) for g in in_groups], "after": []},
         },
     )
+    if announce:
+        signals.user_deleted.send(
+            sender=User,
+            tenant=tenant,
+            user_id=user.pk,
+            actor=actor,
+            at=now,
+            groups=[str(g) for g in in_groups],
+        )
 
 
 def _clear_manager(tenant: Tenant, actor: Actor, manager, now) -> None:

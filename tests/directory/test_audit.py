@@ -74,6 +74,9 @@ def test_events_are_numbered_and_listed_in_the_order_they_were_appended(tenant, 
         # One bulk insert, in the order _clear_manager lists the reports: by id.
         *[("user.updated", report.user_name) for report in sorted(reports, key=lambda user: user.pk)],
         ("user.deleted", "boss@example.com"),
+        # The deletion opens the user's offboarding case (lifecycle/), in its transaction.
+        ("offboarding.opened", "boss@example.com"),
+        ("offboarding.review_requested", "boss@example.com"),
         ("note", "slow"),
     ]
 

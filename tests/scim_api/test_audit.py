@@ -100,7 +100,13 @@ def test_delete_records_one_event(scim, tenant, token):
     assert_attributed(event, token, "req-del")
     assert event.changes["groups"] == {"before": [team["id"]], "after": []}
     assert event.changes["state"]["after"] == "deleted"
-    assert len(events(tenant, target_id=alice["id"])) == 2  # created, deleted
+    # created, deleted, and the offboarding case the delete opens (lifecycle/): opened, sent for review
+    assert [e.action for e in events(tenant, target_id=alice["id"])] == [
+        "user.created",
+        "user.deleted",
+        "offboarding.opened",
+        "offboarding.review_requested",
+    ]
 
 
 def test_deleting_a_manager_records_an_update_of_each_report(scim, tenant, token):

@@ -713,6 +713,9 @@ def test_each_applied_operation_is_audited_under_the_request(scim, token):
         ("user.updated", alice["id"]),
         ("group.updated", group_id),
         ("user.deleted", alice["id"]),
+        # The offboarding case the delete opens (lifecycle/), under the same request.
+        ("offboarding.opened", alice["id"]),
+        ("offboarding.review_requested", alice["id"]),
     ]
     assert {(t, a) for _, _, t, a in events} == {(token.pk, "token")}
     assert results[4]["location"] == results[5]["location"] == f"{ABSOLUTE_BASE}/Users/{alice['id']}"

@@ -1,0 +1,16 @@
+"""What the directory's services announce about users, inside the transaction of the write, so
+that the apps above (``lifecycle``) act in that same transaction: a receiver that raises undoes
+the write. Each is sent with ``tenant``, ``user_id``, ``actor`` (``services.audit.Actor``) and
+``at`` (the write's time).
+
+- ``user_deactivated``: an active user was made inactive (``active`` false or unassigned).
+- ``user_activated``: an inactive user was made active.
+- ``user_deleted``: a user was deleted by its identity provider (hidden: state ``deleted``), with
+  ``groups``, the ids of the groups it was in until then.
+"""
+
+from django.dispatch import Signal
+
+user_deactivated = Signal()
+user_activated = Signal()
+user_deleted = Signal()

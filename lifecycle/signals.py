@@ -1,0 +1,16 @@
+"""What the lifecycle announces to the host application, in the transaction of the step that
+takes effect (end sessions and API keys there, or with ``transaction.on_commit``). Each is sent
+with ``tenant``, ``user_id`` and ``case`` (``lifecycle.models.OffboardingCase``).
+
+- ``user_suspended``: an identity provider deprovisioned the user; access has ended.
+- ``user_reactivated``: the user is active again (a rehire); its case is cancelled.
+- ``user_deleted``: the user is deleted (hidden for good, restorable until the purge).
+- ``user_purged``: the user's data is gone; only the case's tombstone remains.
+"""
+
+from django.dispatch import Signal
+
+user_suspended = Signal()
+user_reactivated = Signal()
+user_deleted = Signal()
+user_purged = Signal()
