@@ -186,8 +186,39 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "directory.tasks.heartbeat", "schedule": 60.0},
+    # Deletions and purges due, and offboarding steps a lost message or a dead worker left behind.
+    "lifecycle-sweep": {"task": "lifecycle.tasks.sweep", "schedule": 300.0},
 }
+# A broker that cannot be reached when a task is sent must not hold the request that sends it (the
+# sweep sends again what was lost): a few quick tries, then the error is logged.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+
+# --- Lifecycle (offboarding) -------------------------------------------------------------------------
+# A step claimed by a worker and not finished within this long is taken for abandoned (the worker
+# died) and run again by the sweep; steps are retried after 30 s, 60 s, 120 s, ... (at most 1 h).
+LIFECYCLE_STEP_LEASE_SECONDS = int(os.environ.get("LIFECYCLE_STEP_LEASE_SECONDS", "300"))
+LIFECYCLE_STEP_BACKOFF_SECONDS = int(os.environ.get("LIFECYCLE_STEP_BACKOFF_SECONDS", "30"))
+# Offboarding steps of the deployment's own, by dotted path (module:function), after Roster's: the
+# same as lifecycle.steps.register() from an AppConfig, for a host that configures rather than codes.
+LIFECYCLE_STEPS = [path for path in os.environ.get("LIFECYCLE_STEPS", "").split(",") if path.strip()]
 CELERY_TIMEZONE = "UTC"
+
+# --- Email --------------------------------------------------------------------------------------------
+# The offboarding steps' messages (notify the manager) and the burst guard's alerts. Development
+# writes them to the console; production sets EMAIL_URL-style settings of its own (README).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "").lower() in ("1", "true", "yes")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "roster@localhost")
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------
 # directory/passwords.py: Argon2id at OWASP's minimum cost; older hashes still verify.

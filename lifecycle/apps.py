@@ -9,8 +9,9 @@ class LifecycleConfig(AppConfig):
         # The directory announces deprovisions and reactivations in the write's transaction; the
         # cases are opened and cancelled in it (lifecycle/receivers.py).
         from directory import signals
-        from lifecycle import receivers
+        from lifecycle import receivers, steps
 
+        steps.register_builtins()
         signals.user_deactivated.connect(receivers.on_user_deactivated, dispatch_uid="lifecycle.deactivated")
         signals.user_deleted.connect(receivers.on_user_deleted, dispatch_uid="lifecycle.deleted")
         signals.user_activated.connect(receivers.on_user_activated, dispatch_uid="lifecycle.activated")

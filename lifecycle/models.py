@@ -105,6 +105,16 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
     last_flap_at = models.DateTimeField(null=True, blank=True)
     # What a rehire restores: the groups the user was in when it was hidden (ids).
     restore = models.JSONField(default=dict, blank=True)
+    # Who takes over the leaver's data (the manager, unless HR says otherwise).
+    data_successor = models.ForeignKey(
+        "directory.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The offboarding steps (lifecycle/steps.py): when all were done, and whether one kept failing.
+    steps_enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its steps were last sent."
+    )
+    steps_finished_at = models.DateTimeField(null=True, blank=True)
+    steps_failed = models.BooleanField(default=False, help_text="A step failed after every retry.")
 
     class Meta:
         constraints = [
@@ -183,3 +193,41 @@ def case_agrees(case: OffboardingCase, user_state: str | None) -> bool:
     if effective == CaseState.DELETED or case.idp_deleted_at is not None:
         return user_state == UserState.DELETED
     return user_state == UserState.SUSPENDED
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (after every retry)"
+
+
+class CaseStep(models.Model):
+    """One offboarding step of a case (``lifecycle.steps``): run by a Celery task, retried with
+    exponential backoff, its attempts and last error kept. ``claimed_at`` is when a worker took it
+    (a step claimed long ago by a worker that died is taken again by the sweep)."""
+
+    case = models.ForeignKey(OffboardingCase, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("case", "name", name="case_step_once")]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=(StepStatus.PENDING, StepStatus.RUNNING)),
+                name="case_step_due",
+            )
+        ]
+        ordering = ["case", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.name} of case {self.case_id} ({self.status})"

@@ -21,6 +21,7 @@ from directory.services.audit import Actor, audit_record
 from directory.services.users import user_delete
 from lifecycle import signals
 from lifecycle.models import OPEN_STATES, CaseState, OffboardingCase, Trigger
+from lifecycle.step_runs import case_steps_send
 
 FLAP_WINDOW = timedelta(days=1)  # off and on again within this is a flap, recorded on the case
 SWEEP_BATCH = 200  # cases a sweep takes at once (locked, skipping those others hold)
@@ -87,10 +88,12 @@ def case_open(
         access_ended_at=at,
         idp_deleted_at=at if trigger == Trigger.DELETE else None,
         restore={"groups": groups or []},
+        steps_enqueued_at=at,
     )
     if action in (DeprovisionAction.DELETE_AFTER_GRACE, DeprovisionAction.DELETE_AFTER_REVIEW):
         case.deletion_due_at = at + tenant.offboarding_grace_period
     case.save()
+    case_steps_send(case.pk)
     _record(case, actor, "opened", "", trigger=trigger, action=action)
     signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     if action == DeprovisionAction.DELETE_AFTER_REVIEW:

@@ -6,6 +6,8 @@ with ``tenant``, ``user_id`` and ``case`` (``lifecycle.models.OffboardingCase``)
 - ``user_reactivated``: the user is active again (a rehire); its case is cancelled.
 - ``user_deleted``: the user is deleted (hidden for good, restorable until the purge).
 - ``user_purged``: the user's data is gone; only the case's tombstone remains.
+- ``revoke_sessions``: sent by the ``revoke_sessions`` step, from a Celery worker, once access has
+  ended: end the leaver's sessions and API keys (a receiver that raises has the step retried).
 """
 
 from django.dispatch import Signal
@@ -14,3 +16,4 @@ user_suspended = Signal()
 user_reactivated = Signal()
 user_deleted = Signal()
 user_purged = Signal()
+revoke_sessions = Signal()

@@ -192,7 +192,7 @@ def test_the_command_sweeps_now(scim, tenant, system_actor):
     deactivate(scim, uid)
     out = StringIO()
     call_command("lifecycle_sweep", "--tenant", "acme", stdout=out)
-    assert out.getvalue() == "Deleted 1, purged 0.\n"
+    assert out.getvalue() == "Deleted 1, purged 0; steps sent again for 0 case(s).\n"
     assert case_of(uid).state == CaseState.DELETED
 
 

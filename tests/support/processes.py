@@ -33,6 +33,7 @@ class OutputWatcher:
     """Collects a process's output lines on a thread, so tests can wait for one."""
 
     def __init__(self, process: subprocess.Popen):
+        self.process = process
         self.lines: list[str] = []
         self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
         self._thread.start()
@@ -76,14 +77,16 @@ def running(
 
 
 @contextmanager
-def celery_worker() -> Iterator[OutputWatcher]:
-    """A real Celery worker process on the configured broker and the test database."""
+def celery_worker(env: dict[str, str] | None = None, *, purge: bool = True) -> Iterator[OutputWatcher]:
+    """A real Celery worker process on the configured broker and the test database; ``env`` adds
+    to its environment. ``purge``: drop what earlier runs left in the queue first."""
     from directory.celery import app
 
-    app.control.purge()  # a killed earlier run may have left messages behind
+    if purge:
+        app.control.purge()  # a killed earlier run may have left messages behind
     command = [sys.executable, "-m", "celery", "-A", "directory", "worker", "--pool=solo", "--loglevel=INFO"]
     command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
-    with running(command, test_database_env(), ready="ready.") as watcher:
+    with running(command, {**test_database_env(), **(env or {})}, ready="ready.") as watcher:
         yield watcher
 
 

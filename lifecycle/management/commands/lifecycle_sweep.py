@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from directory.management.tenants import tenant_named
 from lifecycle.services import cases_sweep
+from lifecycle.step_runs import steps_resend
 
 
 class Command(BaseCommand):
@@ -11,5 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", help="Only this tenant's cases (its slug).")
 
     def handle(self, *args, tenant: str | None, **options):
-        done = cases_sweep(tenant=tenant_named(tenant) if tenant else None)
-        self.stdout.write(f"Deleted {done['deleted']}, purged {done['purged']}.")
+        found = tenant_named(tenant) if tenant else None
+        done = cases_sweep(tenant=found)
+        resent = steps_resend(tenant=found)
+        self.stdout.write(
+            f"Deleted {done['deleted']}, purged {done['purged']}; steps sent again for {resent} case(s)."
+        )

@@ -1,0 +1,84 @@
+"""The offboarding steps in a real Celery worker, through a real broker (the filesystem broker in
+the SQLite pass, Redis in the PostgreSQL pass): a deprovision's steps run; a worker killed
+(SIGKILL) in the middle of a step leaves a case that finishes exactly once after a restart; a
+broker unreachable while identity providers deprovision loses nothing once it is back."""
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from directory.celery import app
+from directory.models import AuditEvent
+from lifecycle.models import CaseStep, OffboardingCase, StepStatus
+from lifecycle.step_runs import steps_resend
+from tests.lifecycle.test_cases import deactivate
+from tests.support.processes import celery_worker, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def finished(case_id) -> bool:
+    return OffboardingCase.objects.filter(pk=case_id, steps_finished_at__isnull=False).exists()
+
+
+def test_a_deprovision_s_steps_run_in_a_worker(scim):
+    with celery_worker():
+        uid = scim.create_user("ann@example.com")["id"]
+        deactivate(scim, uid)
+        case = OffboardingCase.objects.get(subject_id=uid)
+        wait_until(lambda: finished(case.pk), timeout=60)
+    assert set(CaseStep.objects.filter(case=case).values_list("status", flat=True)) == {StepStatus.DONE}
+
+
+def test_a_worker_killed_mid_step_leaves_a_case_that_finishes_once(scim, tmp_path, settings):
+    settings.LIFECYCLE_STEP_LEASE_SECONDS = 1
+    log, go = tmp_path / "steps.log", tmp_path / "go"
+    env = {
+        "LIFECYCLE_STEPS": "tests.support.steps:slow_step",
+        "STEP_LOG": str(log),
+        "STEP_GO": str(go),
+        "LIFECYCLE_STEP_LEASE_SECONDS": "1",
+    }
+    with celery_worker(env) as worker:
+        uid = scim.create_user("ann@example.com")["id"]
+        deactivate(scim, uid)
+        case = OffboardingCase.objects.get(subject_id=uid)
+        wait_until(lambda: log.exists() and "start" in log.read_text(), timeout=60)
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(timeout=10)
+    assert not finished(case.pk)
+    go.touch()
+    with celery_worker(env, purge=False):
+        # The killed worker's claim outlives its lease: the sweep sends the case's steps again.
+        wait_until(lambda: steps_resend(now=timezone.now() + timedelta(seconds=2)) > 0 or finished(case.pk))
+        wait_until(lambda: finished(case.pk), timeout=60)
+    assert log.read_text().splitlines() == [f"start {case.pk}", f"start {case.pk}", f"end {case.pk}"]
+    attempts = dict(CaseStep.objects.filter(case=case).values_list("name", "attempts"))
+    assert attempts == {"revoke_sessions": 1, "record_data_successor": 1, "notify_manager": 1, "slow_step": 2}
+    assert AuditEvent.objects.filter(action="offboarding.steps_finished", target_id=uid).count() == 1
+
+
+def use_broker(url: str) -> None:
+    """Send this process's tasks to ``url`` from now on. kombu keeps a pool per broker; the app
+    forgets which it used (as a forked process does) and takes the one of ``url``."""
+    app.conf.broker_url = url
+    app._after_fork()
+
+
+def test_a_broker_down_while_users_are_deprovisioned_loses_nothing(scim):
+    working = app.conf.broker_url
+    use_broker("redis://127.0.0.1:9/0")  # nothing listens there: every send fails
+    try:
+        ids = [scim.create_user(f"u{i}@example.com")["id"] for i in range(3)]
+        for uid in ids:
+            deactivate(scim, uid)  # answered normally: access ends whatever the broker does
+    finally:
+        use_broker(working)
+    cases = list(OffboardingCase.objects.filter(subject_id__in=ids).values_list("pk", flat=True))
+    assert len(cases) == 3 and not any(finished(pk) for pk in cases)
+    with celery_worker():
+        assert steps_resend(now=timezone.now() + timedelta(hours=1)) == 3
+        wait_until(lambda: all(finished(pk) for pk in cases), timeout=60)
