@@ -30,3 +30,12 @@ class InvalidIdentifier(ServiceError):
 class SchemaChanged(ServiceError):
     """The tenant's extension declarations changed after the request read them: the write was
     worked out against declarations that no longer hold, and must be worked out anew."""
+
+
+class NotPermitted(ServiceError):
+    """The person acting may not do this (a permission they lack, or four eyes: not the same
+    person twice)."""
+
+
+class NotAllowedNow(ServiceError):
+    """What was asked cannot happen in the state the thing is in (a case's transition)."""

@@ -29,6 +29,47 @@ def users_visible(*, tenant: Tenant | int) -> QuerySet[User]:
     return User.objects.filter(tenant=tenant).exclude(state=UserState.DELETED)
 
 
+# The columns that name or reach a person (what a purge must leave nowhere): the userName, names,
+# identifiers and addresses, as opposed to attributes many people share (title, department).
+PERSONAL_COLUMNS = (
+    "user_name",
+    "external_id",
+    "name_formatted",
+    "name_family_name",
+    "name_given_name",
+    "name_middle_name",
+    "display_name",
+    "nick_name",
+    "profile_url",
+    "employee_number",
+)
+PERSONAL_MULTI = ("emails", "phone_numbers", "ims", "photos", "addresses", "x509_certificates")
+
+
+def user_personal_values(*, user: User) -> list[str]:
+    """The strings that identify ``user``: its personal columns, the values of its emails, phone
+    numbers, addresses and the like, and the strings of its extension values."""
+    found = [getattr(user, column) or "" for column in PERSONAL_COLUMNS]
+    for column in PERSONAL_MULTI:
+        for element in getattr(user, column) or []:
+            if isinstance(element, dict):
+                found += [
+                    v for k, v in element.items() if k not in ("type", "primary") and isinstance(v, str)
+                ]
+    found += _strings(user.extensions)
+    return sorted({value.strip() for value in found if value and value.strip()})
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def _groups_sql(aggregate: str, array: str, cast: str = "") -> str:
     # Table and function names of our own: no value goes into the text.
     membership, group = Membership._meta.db_table, Group._meta.db_table

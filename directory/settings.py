@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "lifecycle.context_processors.open_bursts",
             ],
         },
     },
@@ -219,6 +220,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "").lower() in ("1", "true", "yes")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "roster@localhost")
+# Where administrators reach Roster, for the links in its emails (a burst's alert).
+ROSTER_BASE_URL = os.environ.get("ROSTER_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Auth, i18n, static -----------------------------------------------------------------------------
 # directory/passwords.py: Argon2id at OWASP's minimum cost; older hashes still verify.

@@ -7,6 +7,8 @@ the write. Each is sent with ``tenant``, ``user_id``, ``actor`` (``services.audi
 - ``user_activated``: an inactive user was made active.
 - ``user_deleted``: a user was deleted by its identity provider (hidden: state ``deleted``), with
   ``groups``, the ids of the groups it was in until then.
+- ``user_restored``: a deleted (not yet purged) user was created again by its identity provider (a
+  rehire, by the same externalId or userName): the same row, visible again.
 """
 
 from django.dispatch import Signal
@@ -14,3 +16,4 @@ from django.dispatch import Signal
 user_deactivated = Signal()
 user_activated = Signal()
 user_deleted = Signal()
+user_restored = Signal()

@@ -15,3 +15,4 @@ class LifecycleConfig(AppConfig):
         signals.user_deactivated.connect(receivers.on_user_deactivated, dispatch_uid="lifecycle.deactivated")
         signals.user_deleted.connect(receivers.on_user_deleted, dispatch_uid="lifecycle.deleted")
         signals.user_activated.connect(receivers.on_user_activated, dispatch_uid="lifecycle.activated")
+        signals.user_restored.connect(receivers.on_user_restored, dispatch_uid="lifecycle.restored")

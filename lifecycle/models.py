@@ -109,6 +109,10 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
     data_successor = models.ForeignKey(
         "directory.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The burst that quarantined the case, if one did (lifecycle.bursts).
+    burst = models.ForeignKey(
+        "lifecycle.Burst", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
     # The offboarding steps (lifecycle/steps.py): when all were done, and whether one kept failing.
     steps_enqueued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its steps were last sent."
@@ -122,6 +126,16 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
                 "user", condition=Q(state__in=OPEN_STATES), name="offboarding_one_open_case_per_user"
             ),
         ]
+        # What people may do to a case (lifecycle.services checks them): HR reviewers approve;
+        # the rest are given to whom the organisation chooses (a group in the admin).
+        permissions = [
+            ("review_offboarding", "Can approve the deletion of a leaver"),
+            ("approve_early_deletion", "Can approve a deletion before the grace period ends"),
+            ("extend_grace_period", "Can extend a leaver's grace period"),
+            ("cancel_offboarding", "Can cancel an offboarding"),
+            ("place_legal_hold", "Can place a legal hold"),
+            ("release_legal_hold", "Can release a legal hold placed by someone else"),
+        ]
         indexes = [
             # The sweep's two questions: what is due for deletion, and for purge.
             models.Index(
@@ -133,6 +147,8 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
                 fields=["purge_due_at"], condition=Q(state=CaseState.DELETED), name="offboarding_purge_due"
             ),
             models.Index(fields=["tenant", "state"], name="offboarding_tenant_state"),
+            # The burst guard's count: the tenant's cases opened within its window.
+            models.Index(fields=["tenant", "deprovisioned_at"], name="offboarding_tenant_window"),
         ]
 
     def __str__(self) -> str:
@@ -160,9 +176,12 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
     def purge(self, *, now) -> None:
         self.purged_at = now
 
-    @transition(field=state, source=(*HOLDABLE, CaseState.QUARANTINED), target=CaseState.CANCELLED)
+    @transition(
+        field=state, source=(*HOLDABLE, CaseState.ON_HOLD, CaseState.QUARANTINED), target=CaseState.CANCELLED
+    )
     def cancel(self, *, now) -> None:
-        """A rehire (or an administrator): the user is active again."""
+        """A rehire (or an administrator): the user is active again. A legal hold does not keep
+        the identity provider from giving access back; its record stays in the trail."""
         self.cancelled_at = now
 
     @transition(field=state, source=HOLDABLE, target=CaseState.ON_HOLD)
@@ -173,6 +192,16 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=CaseState.ON_HOLD, target=RETURN_VALUE(*HOLDABLE))
     def release_hold(self, *, now) -> str:
+        resumed, self.resume_state = self.resume_state, ""
+        return resumed
+
+    @transition(field=state, source=HOLDABLE, target=CaseState.QUARANTINED)
+    def quarantine(self, *, burst) -> None:
+        """Part of a burst of deprovisions: no deletion and no purge until it is decided."""
+        self.resume_state, self.burst = self.state, burst
+
+    @transition(field=state, source=CaseState.QUARANTINED, target=RETURN_VALUE(*HOLDABLE))
+    def release_quarantine(self) -> str:
         resumed, self.resume_state = self.resume_state, ""
         return resumed
 
@@ -231,3 +260,44 @@ class CaseStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of case {self.case_id} ({self.status})"
+
+
+class BurstState(models.TextChoices):
+    OPEN = "open", "Quarantined: awaiting an administrator"
+    RELEASED = "released", "Released: the cases go on"
+    REVERTED = "reverted", "Reverted: its users reactivated"
+
+
+class Burst(models.Model):
+    """A burst of deprovisions in one tenant (more than its thresholds within its window): the
+    tenant is quarantined while it is open. Suspensions still take effect (access ends: the safe
+    side); no deletion or purge of the tenant proceeds until an administrator releases the burst
+    (its cases go on) or reverts it (every user it deprovisioned is given back its access)."""
+
+    tenant = models.ForeignKey("directory.Tenant", on_delete=models.PROTECT, related_name="bursts")
+    state = models.CharField(max_length=16, choices=BurstState.choices, default=BurstState.OPEN)
+    window_start = models.DateTimeField(help_text="The window in which the deprovisions were counted began.")
+    detected_at = models.DateTimeField(default=timezone.now)
+    deprovisions = models.PositiveIntegerField(help_text="Deprovisions in the window when it was detected.")
+    users = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The tenant's users then, if counted."
+    )
+    rule = models.CharField(max_length=200, help_text="The threshold it crossed.")
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the decision had been carried out for every case."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("tenant", condition=Q(state="open"), name="burst_one_open_per_tenant"),
+        ]
+        permissions = [("decide_burst", "Can release or revert a burst of deprovisions")]
+
+    def __str__(self) -> str:
+        return f"burst {self.pk} of {self.tenant} ({self.state})"

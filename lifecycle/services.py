@@ -9,47 +9,28 @@ screen and the admin call these services). Every service takes the tenant and an
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
+from directory.errors import DoesNotExist, InvalidReference, NotAllowedNow, NotPermitted
 from directory.models import DeprovisionAction, Tenant, User, UserState
-from directory.services.audit import Actor, audit_record
+from directory.selectors import user_personal_values
+from directory.services.audit import Actor, audit_redact, text_redact
+from directory.services.groups import MemberRef, group_update
 from directory.services.users import user_delete
 from lifecycle import signals
-from lifecycle.models import OPEN_STATES, CaseState, OffboardingCase, Trigger
+from lifecycle.bursts import burst_guard
+from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Trigger
+from lifecycle.records import case_record
 from lifecycle.step_runs import case_steps_send
 
 FLAP_WINDOW = timedelta(days=1)  # off and on again within this is a flap, recorded on the case
 SWEEP_BATCH = 200  # cases a sweep takes at once (locked, skipping those others hold)
-
-
-def _record(
-    case: OffboardingCase, actor: Actor, event: str, before: str, reason: str = "", **more: Any
-) -> None:
-    """The case's audit event: on the user's trail (``target`` the user), naming the case."""
-    audit_record(
-        tenant=case.tenant,
-        actor=actor,
-        action=f"offboarding.{event}",
-        target_type="user",
-        target_id=case.subject_id,
-        target_label=_label(case),
-        changes={
-            "case": case.pk,
-            "state": {"before": before or None, "after": case.state},
-            **({"reason": reason} if reason else {}),
-            **more,
-        },
-    )
-
-
-def _label(case: OffboardingCase) -> str:
-    user = case.user
-    return user.user_name if user is not None else str(case.subject_id)
 
 
 def _open_case(user_id) -> OffboardingCase | None:
@@ -74,7 +55,7 @@ def case_open(
             existing.idp_deleted_at = at
             existing.restore = {"groups": groups or []}
             existing.save(update_fields=["idp_deleted_at", "restore"])
-            _record(existing, actor, "idp_deleted", existing.state)
+            case_record(existing, actor, "idp_deleted", existing.state)
         return existing
     action = tenant.on_delete if trigger == Trigger.DELETE else tenant.on_deactivate
     case = OffboardingCase(
@@ -92,16 +73,19 @@ def case_open(
     )
     if action in (DeprovisionAction.DELETE_AFTER_GRACE, DeprovisionAction.DELETE_AFTER_REVIEW):
         case.deletion_due_at = at + tenant.offboarding_grace_period
+    elif action == DeprovisionAction.DELETE_NOW:
+        case.deletion_due_at = at  # done below; or, should a burst hold it, by the sweep once released
     case.save()
     case_steps_send(case.pk)
-    _record(case, actor, "opened", "", trigger=trigger, action=action)
+    case_record(case, actor, "opened", "", trigger=trigger, action=action)
     signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     if action == DeprovisionAction.DELETE_AFTER_REVIEW:
         before = case.state
         case.request_review()
         case.save()
-        _record(case, actor, "review_requested", before)
-    elif action == DeprovisionAction.DELETE_NOW:
+        case_record(case, actor, "review_requested", before)
+    burst = burst_guard(case=case, actor=actor, at=at)
+    if action == DeprovisionAction.DELETE_NOW and burst is None:
         _delete(case, actor, at, reason="the tenant's policy deletes at once")
     return case
 
@@ -118,9 +102,22 @@ def case_cancel(*, tenant: Tenant, user_id, actor: Actor, at, reason: str) -> Of
         case.last_flap_at = at
     case.cancel(now=at)
     case.save()
-    _record(case, actor, "cancelled", before, reason, flaps=case.flaps)
+    case_record(case, actor, "cancelled", before, reason, flaps=case.flaps)
     signals.user_reactivated.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     return case
+
+
+def groups_restore(*, tenant: Tenant, user_id, group_ids: list[str], actor: Actor) -> list[str]:
+    """Put a restored user back in the groups it was in (those that still exist): each add is a
+    group write of its own, taking its locks in the global order. Returns the groups rejoined."""
+    rejoined = []
+    for group_id in group_ids:
+        try:
+            group_update(tenant=tenant, actor=actor, group_id=group_id, add=[MemberRef(str(user_id), "User")])
+        except (DoesNotExist, InvalidReference):
+            continue  # the group is gone, or the user again: nothing to give back
+        rejoined.append(group_id)
+    return rejoined
 
 
 def _delete(case: OffboardingCase, actor: Actor, at, reason: str) -> None:
@@ -134,20 +131,65 @@ def _delete(case: OffboardingCase, actor: Actor, at, reason: str) -> None:
         case.restore = {"groups": [str(g) for g in groups]}
     case.delete(now=at, purge_after=case.tenant.purge_after)
     case.save()
-    _record(case, actor, "deleted", before, reason)
+    case_record(case, actor, "deleted", before, reason)
     signals.user_deleted.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 
 
+# Keys of a person's audit events whose values are no personal data (states, ids, decisions), kept
+# by the purge's redaction; every other value there becomes "[purged]" (directory.services.audit).
+AUDIT_KEEP = frozenset(
+    {
+        "state",
+        "active",
+        "case",
+        "groups",
+        "trigger",
+        "action",
+        "flaps",
+        "early",
+        "burst",
+        "deletion_due_at",
+        "data_successor",
+        "held_by",
+        "manager_id",
+        "ignored",
+        "reason",
+        "members",
+        "events",
+    }
+)
+
+
 def _purge(case: OffboardingCase, actor: Actor, at) -> None:
-    """The purge: the user's row (and with it its memberships, values and extension rows) is
-    removed; the case stays, its tombstone."""
+    """The purge: the user's row (and with it its values, extension rows and credentials) is
+    removed; the case stays, its tombstone, without personal data: what it kept to restore the
+    user is dropped, and the person's names are redacted from its free text (a hold's reason, a
+    step's last error). Unless the tenant keeps them (``purge_redacts_audit`` off), the person's
+    values in the audit events about them are redacted too (``audit_redact``)."""
     before = case.state
-    User.objects.filter(pk=case.subject_id, tenant=case.tenant, state=UserState.DELETED).delete()
+    user = User.objects.filter(pk=case.subject_id, tenant=case.tenant, state=UserState.DELETED).first()
+    personal = user_personal_values(user=user) if user is not None else []
+    if user is not None:
+        user.delete()
     case.user = None  # the row is gone: the case is the tombstone, its subject_id what remains
     case.purge(now=at)
     case.restore = {}
+    case.hold_reason = text_redact(case.hold_reason, personal)
     case.save()
-    _record(case, actor, "purged", before)
+    for step in CaseStep.objects.filter(case=case).exclude(last_error=""):
+        step.last_error = text_redact(step.last_error, personal)
+        step.save(update_fields=["last_error"])
+    if case.tenant.purge_redacts_audit:
+        audit_redact(
+            tenant=case.tenant,
+            actor=actor,
+            target_type="user",
+            target_id=case.subject_id,
+            personal=personal,
+            keep=AUDIT_KEEP,
+            note={"case": case.pk},
+        )
+    case_record(case, actor, "purged", before)
     signals.user_purged.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 
 
@@ -161,14 +203,20 @@ def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = N
     # Due for deletion: a suspended case whose policy deletes when the grace period ends, or an
     # approved one (HR's approval took effect at the end of the grace period, or at once).
     due_deletion = Q(deletion_due_at__lte=now) & (
-        Q(state=CaseState.SUSPENDED, action=DeprovisionAction.DELETE_AFTER_GRACE)
+        Q(
+            state=CaseState.SUSPENDED,
+            action__in=(DeprovisionAction.DELETE_AFTER_GRACE, DeprovisionAction.DELETE_NOW),
+        )
         | Q(state=CaseState.APPROVED)
     )
     due_purge = Q(state=CaseState.DELETED, purge_due_at__lte=now)
+    # A tenant in a burst has neither (lifecycle.bursts): its cases in the burst are quarantined,
+    # and this also holds those a request opened in the instant the burst was opened.
+    quarantined = Burst.objects.filter(state=BurstState.OPEN).values("tenant_id")
     for kind, due in (("deleted", due_deletion), ("purged", due_purge)):
         while limit is None or done[kind] < limit:
             with transaction.atomic():
-                cases = OffboardingCase.objects.filter(due)
+                cases = OffboardingCase.objects.filter(due).exclude(tenant_id__in=quarantined)
                 if tenant is not None:
                     cases = cases.filter(tenant=tenant)
                 batch = list(
@@ -187,22 +235,140 @@ def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = N
     return done
 
 
-def case_approve(
-    *, case_id: int, actor: Actor, reason: str, early: bool = False, now=None
-) -> OffboardingCase:
-    """HR approves the deletion of a case pending review: at the end of the grace period, or at
-    once with ``early`` (which the reason must explain)."""
-    now = now or timezone.now()
+# --- what people do to a case: each needs a permission and a reason ------------------------------
+
+
+@contextmanager
+def _acting_on(case_id: int, by, permission: str, reason: str, what: str):
+    """The case, locked for a person's decision: ``by`` (an administrator or HR reviewer) must
+    hold ``lifecycle.<permission>`` and give a reason; a transition the case's state refuses is
+    NotAllowedNow, naming the state."""
+    if not by.has_perm(f"lifecycle.{permission}"):
+        raise NotPermitted(f"{by.get_username()} may not {what} (lifecycle.{permission}).")
+    if not reason or not reason.strip():
+        raise NotAllowedNow(f"Say why you {what}: a reason is required.")
     with transaction.atomic():
         case = (
             OffboardingCase.objects.select_for_update(of=("self",))
             .select_related("tenant", "user")
-            .get(pk=case_id)
+            .filter(pk=case_id)
+            .first()
         )
+        if case is None:
+            raise DoesNotExist(f"No offboarding case {case_id}.")
+        try:
+            yield case
+        except TransitionNotAllowed:
+            raise NotAllowedNow(
+                f"Case {case_id} is {case.get_state_display().lower()}: it cannot {what} now."
+            ) from None
+
+
+def case_approve(*, case_id: int, by, reason: str, early: bool = False, now=None) -> OffboardingCase:
+    """HR approves the deletion of a case pending review: at the end of the grace period, or at
+    once with ``early`` (a permission of its own)."""
+    now = now or timezone.now()
+    permission = "approve_early_deletion" if early else "review_offboarding"
+    with _acting_on(
+        case_id, by, permission, reason, "approve the deletion" + (" early" if early else "")
+    ) as case:
+        actor = Actor.for_admin(by)
         before = case.state
         case.approve(now=now, early=early)
         case.save()
-        _record(case, actor, "approved", before, reason, early=early)
-        if case.deletion_due_at is not None and case.deletion_due_at <= now:
-            _delete(case, actor, now, reason=reason)
+        case_record(case, actor, "approved", before, reason, early=early)
+        due = case.deletion_due_at is not None and case.deletion_due_at <= now
+        if due and not Burst.objects.filter(tenant=case.tenant, state=BurstState.OPEN).exists():
+            _delete(case, actor, now, reason=reason)  # in a burst, the sweep does it once released
+    return case
+
+
+def case_extend(*, case_id: int, by, until, reason: str) -> OffboardingCase:
+    """Move a case's deletion later (never earlier: that is an early approval)."""
+    with _acting_on(case_id, by, "extend_grace_period", reason, "extend the grace period") as case:
+        if case.state not in (CaseState.SUSPENDED, CaseState.PENDING_REVIEW, CaseState.APPROVED):
+            raise TransitionNotAllowed()
+        if case.deletion_due_at is not None and until <= case.deletion_due_at:
+            raise NotAllowedNow(
+                f"Case {case_id} is due on {case.deletion_due_at:%Y-%m-%d %H:%M}: extend it past that."
+            )
+        before_due = case.deletion_due_at
+        case.deletion_due_at = until
+        case.save(update_fields=["deletion_due_at"])
+        case_record(
+            case,
+            Actor.for_admin(by),
+            "extended",
+            case.state,
+            reason,
+            deletion_due_at={
+                "before": before_due.isoformat() if before_due else None,
+                "after": until.isoformat(),
+            },
+        )
+    return case
+
+
+def case_cancel_by(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
+    """An administrator stops an offboarding: nothing more happens to the user, who stays as its
+    identity provider left it (suspended, or hidden); only the IdP gives access back."""
+    now = now or timezone.now()
+    with _acting_on(case_id, by, "cancel_offboarding", reason, "cancel the offboarding") as case:
+        before = case.state
+        case.cancel(now=now)
+        case.save()
+        case_record(case, Actor.for_admin(by), "cancelled", before, reason)
+    return case
+
+
+def case_hold(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
+    """A legal hold: no deletion and no purge until someone else releases it."""
+    now = now or timezone.now()
+    with _acting_on(case_id, by, "place_legal_hold", reason, "place a legal hold") as case:
+        before = case.state
+        case.hold(now=now, by=by, reason=reason)
+        case.save()
+        case_record(case, Actor.for_admin(by), "held", before, reason)
+    return case
+
+
+def case_release(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
+    """Release a legal hold: four eyes, so not by the person who placed it. The case goes back to
+    where it was, and what fell due meanwhile happens at the next sweep."""
+    now = now or timezone.now()
+    with _acting_on(case_id, by, "release_legal_hold", reason, "release the legal hold") as case:
+        if case.held_by_id is not None and case.held_by_id == by.pk:
+            raise NotPermitted(
+                f"{by.get_username()} placed this hold: someone else must release it (four eyes)."
+            )
+        before = case.state
+        case.release_hold(now=now)
+        case.save()
+        case_record(case, Actor.for_admin(by), "released", before, reason, held_by=case.held_by_id)
+    return case
+
+
+def case_successor_set(*, case_id: int, by, successor_id, reason: str) -> OffboardingCase:
+    """HR names who takes over the leaver's data (the ``record_data_successor`` step recorded the
+    manager): a visible user of the same tenant, not the leaver."""
+    with _acting_on(case_id, by, "review_offboarding", reason, "name the data successor") as case:
+        successor = (
+            User.objects.filter(tenant=case.tenant, pk=successor_id)
+            .exclude(state=UserState.DELETED)
+            .exclude(pk=case.subject_id)
+            .first()
+        )
+        if successor is None:
+            raise InvalidReference(f"No user {successor_id} of this tenant can take over the data.")
+        before = case.data_successor_id
+        case.data_successor = successor
+        case.save(update_fields=["data_successor"])
+        case_record(
+            case,
+            Actor.for_admin(by),
+            "successor_named",
+            case.state,
+            reason,
+            data_successor={"before": str(before) if before else None, "after": str(successor.pk)},
+        )
     return case

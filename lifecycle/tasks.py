@@ -1,10 +1,12 @@
 """The lifecycle's Celery tasks: another interface onto its services (they load by id and call
-one). Both are safe to run twice and at once on several workers."""
+one). Each is safe to run twice and at once on several workers."""
 
 from celery import shared_task
 
-from lifecycle.services import cases_sweep
-from lifecycle.step_runs import case_steps_run, steps_resend
+from lifecycle.burst_decisions import burst_finish
+from lifecycle.bursts import burst_alert
+from lifecycle.step_runs import case_steps_run
+from lifecycle.sweep import lifecycle_sweep
 
 
 @shared_task(name="lifecycle.tasks.run_case_steps")
@@ -15,8 +17,18 @@ def run_case_steps(case_id: int) -> dict[str, str]:
 
 @shared_task(name="lifecycle.tasks.sweep")
 def sweep() -> dict[str, int]:
-    """What the clock has made due (deletions, purges), and the steps a lost message or a killed
-    worker left behind. Scheduled by beat; ``manage.py lifecycle_sweep`` runs the same."""
-    done = cases_sweep()
-    done["steps_resent"] = steps_resend()
-    return done
+    """``lifecycle.sweep.lifecycle_sweep``, scheduled by beat; ``manage.py lifecycle_sweep``
+    runs the same."""
+    return lifecycle_sweep()
+
+
+@shared_task(name="lifecycle.tasks.alert_burst")
+def alert_burst(burst_id: int) -> bool:
+    """Email the administrators about a burst of deprovisions (``lifecycle.bursts``), once."""
+    return burst_alert(burst_id=burst_id)
+
+
+@shared_task(name="lifecycle.tasks.finish_burst")
+def finish_burst(burst_id: int) -> int:
+    """Carry out an administrator's release or revert of a burst, case by case."""
+    return burst_finish(burst_id=burst_id)

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from directory.services.audit import Actor
@@ -13,6 +14,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """What lives in the cache (rate-limit counters, the burst guard's count of a tenant's users)
+    must not leak from one test into another, whose tenant may have the same id."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

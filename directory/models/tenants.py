@@ -64,6 +64,13 @@ class Tenant(models.Model):
         "(0: never by share).",
     )
     burst_window = models.DurationField(default=timedelta(minutes=15), help_text="The burst guard's window.")
+    # The trail is append-only; the purge alone may redact a person's values in it (audit_redact).
+    purge_redacts_audit = models.BooleanField(
+        default=True,
+        help_text="When a purge removes a person's record, redact their values (names, addresses, "
+        "userName) in the audit events about them, keeping who did what and when. Off: the trail "
+        "keeps them until its own retention ends (a regulator's full trail).",
+    )
     # On by default: Entra matches groups by displayName (or externalId) before it creates one, and
     # Okta's Group Push cannot push a name the app already has; two groups of one name leave both
     # unable to tell which is meant (README, "Group names"). Tenants made before keep their setting.

@@ -149,6 +149,13 @@ class User(Versioned):
             ),
             models.Index(fields=["tenant", "external_id"], name="user_tenant_external_id"),
             models.Index(fields=["tenant", "display_name_key"], name="user_tenant_display_name"),
+            # A create looks for a deleted user of the same userName to restore (a rehire): the
+            # unique index of userName holds only the users that are not deleted.
+            models.Index(
+                fields=["tenant", "user_name_key"],
+                condition=Q(state=UserState.DELETED),
+                name="user_deleted_by_name",
+            ),
             models.Index(
                 fields=["tenant", "deletion_due_at"],
                 condition=Q(deletion_due_at__isnull=False),

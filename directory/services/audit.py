@@ -1,7 +1,11 @@
 """Who acts, and the record of what they did."""
 
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import connection, models
 
 from directory.models import ActorType, AuditEvent, ScimToken, Tenant
 
@@ -95,3 +99,88 @@ def input_ignored_record(
         target_label=target_label,
         changes={"ignored": paths},
     )
+
+
+PURGED = "[purged]"
+
+
+def audit_redact(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    target_type: str,
+    target_id: object,
+    personal: list[str],
+    keep: frozenset[str],
+    note: dict | None = None,
+) -> int:
+    """The one path that rewrites audit events (the purge's; migration 0020 lets nothing else
+    through): in the events about ``target_id``, the label and every value of ``changes`` become
+    ``[purged]``, except under the keys in ``keep`` (states, ids, decisions: no personal data),
+    where only the ``personal`` strings (the person's names, addresses, userName) are replaced.
+    Who acted, what, on what and when stay. An ``audit.redacted`` event records it. Returns how
+    many events were redacted. Call inside the purge's transaction."""
+    events = list(
+        AuditEvent.objects.filter(tenant=tenant, target_type=target_type, target_id=str(target_id))
+        .exclude(action="audit.redacted")
+        .values_list("pk", "target_label", "changes")
+    )
+    rewritten = [
+        (pk, PURGED if label else "", _redacted(changes or {}, keep, personal))
+        for pk, label, changes in events
+    ]
+    with _redacting():
+        for pk, label, changes in rewritten:
+            # QuerySet.update itself: AuditEventQuerySet refuses every other caller.
+            models.QuerySet.update(AuditEvent.objects.filter(pk=pk), target_label=label, changes=changes)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="audit.redacted",
+        target_type=target_type,
+        target_id=target_id,
+        changes={"events": len(rewritten), **(note or {})},
+    )
+    return len(rewritten)
+
+
+def _redacted(value: Any, keep: frozenset[str], personal: list[str], *, kept: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted(v, keep, personal, kept=kept or k in keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, keep, personal, kept=kept) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if not kept:
+        return PURGED
+    if isinstance(value, str):
+        return text_redact(value, personal)
+    return value
+
+
+def text_redact(text: str, personal: list[str]) -> str:
+    """``text`` with each of the ``personal`` strings replaced (ignoring case; longest first, so a
+    full name goes before its parts; none shorter than three characters)."""
+    for word in sorted({p for p in personal if len(p) >= 3}, key=len, reverse=True):
+        text = re.sub(re.escape(word), PURGED, text, flags=re.IGNORECASE)
+    return text
+
+
+@contextmanager
+def _redacting():
+    """Open, for the statements inside, the trigger's one exception (migration 0020): only inside
+    a transaction, whose end closes it whatever happens."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("Audit events are redacted only inside the purge's transaction.")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config('roster.audit_redaction', 'on', true)")
+        else:
+            cursor.execute("INSERT INTO directory_audit_redaction (flag) VALUES (1)")
+        try:
+            yield
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('roster.audit_redaction', 'off', true)")
+            else:
+                cursor.execute("DELETE FROM directory_audit_redaction")

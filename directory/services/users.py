@@ -216,8 +216,13 @@ USER_NAME_TAKEN = "(tenant_id, user_name_key) WHERE NOT (state = 'deleted')"
 
 
 def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored=()) -> User:
-    """``ignored``: what the request carried that was ignored, named in the audit event."""
+    """A new user, or (a rehire) the deleted one of the same externalId (or, without one, the same
+    userName) brought back: same id, the request's attributes (``_restore``). ``ignored``: what
+    the request carried that was ignored, named in the audit event."""
+    hidden = _hidden_match(tenant, fields)
     try:
+        if hidden is not None:
+            return _restore(tenant, actor, hidden, dict(fields), ignored)
         with transaction.atomic() if _sets_manager(None, fields) or _guarded(tenant) else nullcontext():
             schema_share(tenant=tenant)
             return _create(tenant, actor, dict(fields), ignored)
@@ -232,6 +237,104 @@ def user_create(*, tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored
             owner_id=None,
             extensions=fields.get("extensions"),
         ) from None
+
+
+def _hidden_match(tenant: Tenant, fields: dict[str, Any]):
+    """The id of the deleted (not yet purged) user a create names again, by externalId if it has
+    one, else by userName (compared as lookups compare it, RFC 8265); the latest deleted."""
+    external = fields.get("external_id")
+    if not external and not fields.get("user_name"):
+        return None
+    hidden = User.objects.filter(tenant=tenant, state=UserState.DELETED)
+    if external:
+        hidden = hidden.filter(external_id=external)
+    else:
+        hidden = hidden.filter(user_name_key=lookup_key(fields["user_name"]))
+    return hidden.order_by("-deleted_at", "-pk").values_list("pk", flat=True).first()
+
+
+# Derived columns and times a restore writes, which its event does not list (the event has its time).
+_NOT_AUDITED = frozenset(
+    {
+        "extensions",
+        "updated_at",
+        "state_changed_at",
+        "suspended_at",
+        "deleted_at",
+        "user_name_key",
+        "display_name_key",
+    }
+)
+
+
+def user_undelete(*, tenant: Tenant, actor: Actor, user_id) -> User:
+    """The deleted (not yet purged) user made visible again as it was, active (a burst's revert,
+    ``lifecycle.bursts``); its groups are the caller's to give back. AlreadyExists when another
+    user has taken its userName meanwhile."""
+    return _restore(tenant, actor, parse_id(user_id), None, (), announce=False)
+
+
+def _restore(
+    tenant: Tenant, actor: Actor, pk, fields: dict[str, Any] | None, ignored, *, announce: bool = True
+) -> User:
+    """A rehire: the deleted user ``pk`` made visible again with the create's attributes (a full
+    replace; None: those it had), under its own id, with a new version and a ``user.restored``
+    event; its audit trail and its offboarding case (cancelled by the lifecycle,
+    ``directory.signals.user_restored``, when ``announce``) carry on. Should it no longer be
+    deleted (restored meanwhile), the create is refused as a taken userName would be."""
+    now = timezone.now()
+    with transaction.atomic():
+        schema_share(tenant=tenant)
+        found = list(
+            USER_ROWS.select(
+                User.objects.filter(tenant=tenant, pk=pk, state=UserState.DELETED).select_for_update()
+            )
+        )
+        if not found:
+            raise _name_taken(fields.get("user_name", "") if fields else "")
+        before = found[0]
+        fields = dict(fields) if fields is not None else {"user_name": before.user_name}
+        _check_manager(tenant, fields.get("manager_id"), pk)
+        if fields.get("manager_id") is not None:
+            fields["manager_id"] = parse_id(fields["manager_id"])
+        if fields.get("password"):
+            fields["password"] = make_password(fields["password"])
+        values = {**fields, **_state_fields(fields.pop("active", True), now), "deleted_at": None}
+        values |= {"user_name_key": user_name_key(values["user_name"]), "updated_at": now}
+        values["display_name_key"] = casefold_key(values.get("display_name", before.display_name))
+        changes = {
+            field: {
+                "before": _audit_value(field, getattr(before, field)),
+                "after": _audit_value(field, value),
+            }
+            for field, value in values.items()
+            if field not in _NOT_AUDITED and getattr(before, field, None) != value
+        }
+        changes |= extension_changes(
+            tenant=tenant, resource_type="User", before=before.extensions, after=values.get("extensions")
+        )
+        try:
+            with transaction.atomic():
+                User.objects.filter(pk=pk).update(**values, version=F("version") + 1)
+        except IntegrityError as error:
+            _taken(error, values["user_name"])
+            raise
+        multi = {f: values.get(f, getattr(before, f)) for f in User.MULTI_VALUED_FIELDS}
+        _reindex(
+            tenant, pk, {**multi, "extensions": values.get("extensions", before.extensions)}, list(multi)
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="user.restored",
+            target_type="user",
+            target_id=pk,
+            target_label=values["user_name"],
+            changes=_ignored(changes, ignored),
+        )
+        if announce:
+            signals.user_restored.send(sender=User, tenant=tenant, user_id=pk, actor=actor, at=now)
+    return User.objects.get(pk=pk)  # its groups read when rendered: the lifecycle gives them back
 
 
 def _create(tenant: Tenant, actor: Actor, fields: dict[str, Any], ignored) -> User:

@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from directory.models import AuditEvent
-from directory.services.audit import Actor, audit_event, audit_record
+from directory.services.audit import Actor, _redacting, audit_event, audit_record, audit_redact
 from directory.services.users import user_create, user_delete, user_update
 
 
@@ -36,6 +36,26 @@ def test_the_database_refuses_updates_from_raw_sql(event):
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE directory_auditevent SET action = 'forged' WHERE id = %s", [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "user.created"
+
+
+def test_the_redaction_path_may_change_only_the_label_and_the_values(event, tenant, system_actor):
+    """The purge's redaction (migration 0020) opens the trigger inside its transaction, for the
+    label and the values only; outside it, and for anything else inside it, the database refuses."""
+    with pytest.raises(DatabaseError), transaction.atomic(), _redacting(), connection.cursor() as cursor:
+        cursor.execute("UPDATE directory_auditevent SET action = 'forged' WHERE id = %s", [event.pk])
+    with transaction.atomic():
+        redacted = audit_redact(
+            tenant=tenant,
+            actor=system_actor,
+            target_type="user",
+            target_id="x",
+            personal=[],
+            keep=frozenset(),
+        )
+    assert redacted == 1
+    assert AuditEvent.objects.get(pk=event.pk).action == "user.created"
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE directory_auditevent SET changes = '{}' WHERE id = %s", [event.pk])
 
 
 def test_events_are_numbered_and_listed_in_the_order_they_were_appended(tenant, system_actor):

@@ -70,10 +70,10 @@ def received():
 @pytest.mark.parametrize(
     ("action", "state", "due"),
     [
-        (DeprovisionAction.SUSPEND, CaseState.SUSPENDED, False),
-        (DeprovisionAction.DELETE_AFTER_GRACE, CaseState.SUSPENDED, True),
-        (DeprovisionAction.DELETE_AFTER_REVIEW, CaseState.PENDING_REVIEW, True),
-        (DeprovisionAction.DELETE_NOW, CaseState.DELETED, False),
+        (DeprovisionAction.SUSPEND, CaseState.SUSPENDED, None),
+        (DeprovisionAction.DELETE_AFTER_GRACE, CaseState.SUSPENDED, "grace"),
+        (DeprovisionAction.DELETE_AFTER_REVIEW, CaseState.PENDING_REVIEW, "grace"),
+        (DeprovisionAction.DELETE_NOW, CaseState.DELETED, "at once"),
     ],
 )
 def test_a_deactivation_opens_the_case_the_policy_says(
@@ -85,9 +85,11 @@ def test_a_deactivation_opens_the_case_the_policy_says(
     case = case_of(uid)
     assert (case.trigger, case.action, case.state) == ("deactivate", action, state)
     assert case.opened_by == "token okta"
-    assert (case.deletion_due_at is not None) == due
-    if due:
-        assert case.deletion_due_at - case.deprovisioned_at == tenant.offboarding_grace_period
+    if due is None:
+        assert case.deletion_due_at is None
+    else:
+        wait = tenant.offboarding_grace_period if due == "grace" else timedelta(0)
+        assert case.deletion_due_at - case.deprovisioned_at == wait
     assert agrees(uid)
     assert [c["user_id"] for c in received["user_suspended"]] == [User.objects.get(pk=uid).pk]
     expected_get = 404 if action == DeprovisionAction.DELETE_NOW else 200
@@ -167,13 +169,13 @@ def test_the_sweep_deletes_when_the_grace_period_ends_and_purges_later(scim, ten
     assert cases_sweep(now=later) == {"deleted": 0, "purged": 0}  # nothing twice
 
 
-def test_hr_approves_at_the_end_of_the_grace_period_or_early(scim, tenant, system_actor):
+def test_hr_approves_at_the_end_of_the_grace_period_or_early(scim, tenant, admin_user):
     first, second = (scim.create_user(f"{n}@example.com")["id"] for n in ("ann", "ben"))
     deactivate(scim, first)
     deactivate(scim, second)
-    case_approve(case_id=case_of(first).pk, actor=system_actor, reason="left the company")
+    case_approve(case_id=case_of(first).pk, by=admin_user, reason="left the company")
     assert case_of(first).state == CaseState.APPROVED and user_state(first) == "suspended"
-    case_approve(case_id=case_of(second).pk, actor=system_actor, reason="asked by legal", early=True)
+    case_approve(case_id=case_of(second).pk, by=admin_user, reason="asked by legal", early=True)
     assert case_of(second).state == CaseState.DELETED and user_state(second) == "deleted"
     event = AuditEvent.objects.filter(target_id=second, action="offboarding.approved").get()
     assert event.changes["reason"] == "asked by legal" and event.changes["early"] is True
@@ -212,3 +214,47 @@ def test_a_user_created_inactive_has_no_case(scim, tenant):
     response = scim.post("/Users", {"schemas": [CORE_USER], "userName": "ann", "active": False})
     assert response.status_code == 201
     assert not OffboardingCase.objects.exists()
+
+
+def _post(scim, user_name, **attributes):
+    response = scim.post("/Users", {"schemas": [CORE_USER], "userName": user_name, **attributes})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@pytest.mark.django_db(transaction=True)  # the groups come back once the restore commits
+@pytest.mark.parametrize("by", ["externalId", "userName"])
+def test_a_rehire_before_the_purge_restores_the_same_account(scim, tenant, by):
+    extra = {"externalId": "emp-1"} if by == "externalId" else {}
+    uid = _post(scim, "ann@example.com", **extra)["id"]
+    team = scim.create_group("Team", members=[uid])
+    assert scim.delete(f"/Users/{uid}").status_code == 204
+    again = _post(
+        scim, "ANN@example.com" if by == "userName" else "ann.new@example.com", title="Back", **extra
+    )
+    assert again["id"] == uid and again["title"] == "Back"
+    assert [g["value"] for g in scim.get(f"/Users/{uid}").json()["groups"]] == [team["id"]]
+    assert case_of(uid).state == CaseState.CANCELLED
+    trail = list(AuditEvent.objects.filter(target_id=uid).order_by("id").values_list("action", flat=True))
+    assert trail[0] == "user.created" and "user.restored" in trail and trail[-1] == "offboarding.cancelled"
+    assert agrees(uid)
+
+
+def test_after_the_purge_a_rehire_is_a_new_account(scim, tenant, system_actor):
+    policy(tenant, system_actor, on_delete=DeprovisionAction.DELETE_NOW)
+    uid = _post(scim, "ann@example.com", externalId="emp-1")["id"]
+    assert scim.delete(f"/Users/{uid}").status_code == 204
+    cases_sweep(now=timezone.now() + tenant.purge_after + DAY)
+    assert case_of(uid).state == CaseState.PURGED
+    again = _post(scim, "ann@example.com", externalId="emp-1")
+    assert again["id"] != uid
+
+
+def test_a_rehire_after_the_lifecycle_deleted_the_user(scim, tenant, system_actor):
+    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE)
+    uid = _post(scim, "ann@example.com", externalId="emp-7")["id"]
+    deactivate(scim, uid)
+    cases_sweep(now=timezone.now() + tenant.offboarding_grace_period + DAY)
+    assert user_state(uid) == "deleted"
+    assert _post(scim, "ann@example.com", externalId="emp-7")["id"] == uid
+    assert user_state(uid) == "active" and case_of(uid).state == CaseState.CANCELLED

@@ -24,7 +24,13 @@ CASES = 60
 
 def test_two_sweeps_at_once_do_each_case_once(tenant):
     actor = Actor.system("tests")
-    tenant = tenant_update(tenant=tenant, actor=actor, on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE)
+    tenant = tenant_update(
+        tenant=tenant,
+        actor=actor,
+        on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE,
+        burst_count=0,  # 60 leavers at once: no burst guard here (test_burst_concurrency)
+        burst_percent=0,
+    )
     for round_ in range(ROUNDS):
         users = [
             user_create(tenant=tenant, actor=actor, fields={"user_name": f"r{round_}u{i}"})

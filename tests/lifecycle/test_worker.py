@@ -1,7 +1,8 @@
 """The offboarding steps in a real Celery worker, through a real broker (the filesystem broker in
 the SQLite pass, Redis in the PostgreSQL pass): a deprovision's steps run; a worker killed
 (SIGKILL) in the middle of a step leaves a case that finishes exactly once after a restart; a
-broker unreachable while identity providers deprovision loses nothing once it is back."""
+broker unreachable while identity providers deprovision loses nothing once it is back; a burst's
+alert is sent and its revert carried out by the worker."""
 
 import os
 import signal
@@ -12,9 +13,10 @@ from django.utils import timezone
 
 from directory.celery import app
 from directory.models import AuditEvent
-from lifecycle.models import CaseStep, OffboardingCase, StepStatus
+from lifecycle.burst_decisions import burst_revert
+from lifecycle.models import Burst, CaseStep, OffboardingCase, StepStatus
 from lifecycle.step_runs import steps_resend
-from tests.lifecycle.test_cases import deactivate
+from tests.lifecycle.test_cases import deactivate, policy, user_state
 from tests.support.processes import celery_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,3 +84,18 @@ def test_a_broker_down_while_users_are_deprovisioned_loses_nothing(scim):
     with celery_worker():
         assert steps_resend(now=timezone.now() + timedelta(hours=1)) == 3
         wait_until(lambda: all(finished(pk) for pk in cases), timeout=60)
+
+
+def test_a_burst_is_alerted_and_reverted_by_the_worker(scim, tenant, system_actor, admin_user):
+    policy(tenant, system_actor, burst_count=2, burst_percent=0)
+    with celery_worker():
+        ids = [scim.create_user(f"u{i}@example.com")["id"] for i in range(3)]
+        deactivate(scim, ids[0])
+        deactivate(scim, ids[1])
+        assert scim.delete(f"/Users/{ids[2]}").status_code == 204
+        burst = Burst.objects.get()
+        wait_until(lambda: Burst.objects.filter(pk=burst.pk, alerted_at__isnull=False).exists(), timeout=60)
+        burst_revert(burst_id=burst.pk, by=admin_user, reason="a wrong assignment")
+        wait_until(lambda: Burst.objects.filter(pk=burst.pk, finished_at__isnull=False).exists(), timeout=60)
+    assert [user_state(uid) for uid in ids] == ["active", "active", "active"]
+    assert scim.get(f"/Users/{ids[2]}").json()["active"] is True

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from directory.models import AuditEvent, Group, Membership, ScimToken, User, UserValue
@@ -26,14 +25,6 @@ BASE = "/scim/v2"
 ABSOLUTE_BASE = "http://testserver/scim/v2"
 
 _DEFAULT = object()
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    """Rate-limit counters live in the cache: no count may leak from one test into another."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @dataclass
