@@ -205,6 +205,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # died) and run again by the sweep; steps are retried after 30 s, 60 s, 120 s, ... (at most 1 h).
 LIFECYCLE_STEP_LEASE_SECONDS = int(os.environ.get("LIFECYCLE_STEP_LEASE_SECONDS", "300"))
 LIFECYCLE_STEP_BACKOFF_SECONDS = int(os.environ.get("LIFECYCLE_STEP_BACKOFF_SECONDS", "30"))
+# Workers that share a sweep with many due cases (the sweep sends this many minus one helpers).
+LIFECYCLE_SWEEP_WORKERS = int(os.environ.get("LIFECYCLE_SWEEP_WORKERS", "2"))
 # Offboarding steps of the deployment's own, by dotted path (module:function), after Roster's: the
 # same as lifecycle.steps.register() from an AppConfig, for a host that configures rather than codes.
 LIFECYCLE_STEPS = [path for path in os.environ.get("LIFECYCLE_STEPS", "").split(",") if path.strip()]

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -42,11 +42,24 @@ USERS_CACHE_SECONDS = 300  # how long a tenant's count of users (for the share) 
 
 def burst_guard(*, case: OffboardingCase, actor: Actor, at: datetime) -> Burst | None:
     """In the transaction that opened ``case``: the tenant's open burst (the case then quarantined
-    in it), or None. May open the burst (``_burst_detect``)."""
+    in it), or None. One statement on the common path (``_guard_state``); may open the burst
+    (``_burst_detect``) when a threshold may be crossed."""
     tenant = case.tenant
-    burst = Burst.objects.filter(tenant=tenant, state=BurstState.OPEN).first()
-    if burst is None:
-        burst = _burst_detect(tenant, at)
+    if not tenant.burst_count and not tenant.burst_percent:
+        open_id = (
+            Burst.objects.filter(tenant=tenant, state=BurstState.OPEN).values_list("pk", flat=True).first()
+        )
+        n = 0
+    else:
+        open_id, n = _guard_state(tenant, at - tenant.burst_window)
+    burst: Burst | None
+    if open_id is not None:
+        burst = Burst.objects.get(pk=open_id)
+    else:
+        may_cross = (tenant.burst_count and n > tenant.burst_count) or (
+            tenant.burst_percent and n >= SHARE_FLOOR
+        )
+        burst = _burst_detect(tenant, at) if may_cross else None
         if burst is None:
             return None
         case.refresh_from_db(fields=["state", "resume_state", "burst"])  # marked with the window's
@@ -55,13 +68,28 @@ def burst_guard(*, case: OffboardingCase, actor: Actor, at: datetime) -> Burst |
     return burst
 
 
-def _deprovisions(tenant: Tenant, start: datetime) -> tuple[int, int]:
-    """Cases opened since ``start``, and how many of their users the IdP deleted (hidden, so no
-    longer among the tenant's users but part of the share's base)."""
-    counts = OffboardingCase.objects.filter(tenant=tenant, deprovisioned_at__gte=start).aggregate(
-        n=Count("pk"), deleted=Count("pk", filter=Q(idp_deleted_at__isnull=False))
-    )
-    return counts["n"], counts["deleted"]
+# What each deprovision asks (``_guard_state``): the tenant's open burst, and only when there is
+# none its cases opened in the window, counted no further than the count threshold needs.
+_GUARD_SQL = (
+    "SELECT open_id, CASE WHEN open_id IS NULL THEN (SELECT COUNT(*) FROM (SELECT 1 FROM {cases}"
+    " WHERE tenant_id = %s AND deprovisioned_at >= %s LIMIT %s) AS window_cases) END"
+    " FROM (SELECT (SELECT id FROM {bursts} WHERE tenant_id = %s AND state = %s LIMIT 1) AS open_id)"
+    " AS open_burst"
+)
+UNCAPPED = 2**31 - 1
+
+
+def _guard_state(tenant: Tenant, start: datetime) -> tuple[int | None, int]:
+    """The tenant's open burst (its id, or None) and, when there is none, its cases opened since
+    ``start``, in one statement. The count stops past the count threshold (enough to know it is
+    crossed), so a burst's thousands of deprovisions do not each count all the others."""
+    sql = _GUARD_SQL.format(cases=OffboardingCase._meta.db_table, bursts=Burst._meta.db_table)
+    cap = tenant.burst_count + 1 if tenant.burst_count else UNCAPPED
+    start_value = connection.ops.adapt_datetimefield_value(start)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant.pk, start_value, cap, tenant.pk, BurstState.OPEN.value])
+        open_id, n = cursor.fetchone()
+    return open_id, n or 0
 
 
 def _users(tenant: Tenant) -> int:
@@ -75,12 +103,17 @@ def _users(tenant: Tenant) -> int:
 
 
 def _crossed(tenant: Tenant, start: datetime) -> tuple[str, int, int | None] | None:
-    """The rule the window's deprovisions break (its text, the count, the users counted), if any."""
-    n, deleted = _deprovisions(tenant, start)
+    """The rule the window's deprovisions break (its text, the count, the users counted), if any.
+    The share's base is the tenant's users (cached) plus those its IdP deleted in the window,
+    counted only when the cached users alone would be crossed."""
+    n = OffboardingCase.objects.filter(tenant=tenant, deprovisioned_at__gte=start).count()
     window = _duration(tenant.burst_window)
     if tenant.burst_count and n > tenant.burst_count:
         return f"{n} deprovisions within {window} (more than {tenant.burst_count})", n, None
-    if tenant.burst_percent and n >= SHARE_FLOOR:
+    if tenant.burst_percent and n >= SHARE_FLOOR and n * 100 > tenant.burst_percent * _users(tenant):
+        deleted = OffboardingCase.objects.filter(
+            tenant=tenant, deprovisioned_at__gte=start, idp_deleted_at__isnull=False
+        ).count()
         users = _users(tenant) + deleted
         if n * 100 > tenant.burst_percent * users:
             return (

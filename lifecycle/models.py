@@ -115,7 +115,7 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
     )
     # The offboarding steps (lifecycle/steps.py): when all were done, and whether one kept failing.
     steps_enqueued_at = models.DateTimeField(
-        null=True, blank=True, help_text="When its steps were last sent."
+        null=True, blank=True, help_text="When its steps were last sent (empty: still to send)."
     )
     steps_finished_at = models.DateTimeField(null=True, blank=True)
     steps_failed = models.BooleanField(default=False, help_text="A step failed after every retry.")
@@ -147,6 +147,12 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
                 fields=["purge_due_at"], condition=Q(state=CaseState.DELETED), name="offboarding_purge_due"
             ),
             models.Index(fields=["tenant", "state"], name="offboarding_tenant_state"),
+            # The cases whose steps are still to send (lifecycle.step_runs.steps_dispatch).
+            models.Index(
+                fields=["id"],
+                condition=Q(steps_enqueued_at__isnull=True, steps_finished_at__isnull=True),
+                name="offboarding_steps_unsent",
+            ),
             # The burst guard's count: the tenant's cases opened within its window.
             models.Index(fields=["tenant", "deprovisioned_at"], name="offboarding_tenant_window"),
         ]

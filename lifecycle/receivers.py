@@ -10,12 +10,22 @@ from lifecycle.models import Trigger
 from lifecycle.services import case_cancel, case_open, groups_restore
 
 
-def on_user_deactivated(*, tenant: Tenant, user_id, actor: Actor, at, **kwargs) -> None:
-    case_open(tenant=tenant, user_id=user_id, trigger=Trigger.DEACTIVATE, actor=actor, at=at)
+def on_user_deactivated(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, **kwargs) -> None:
+    case_open(
+        tenant=tenant, user_id=user_id, user_name=user_name, trigger=Trigger.DEACTIVATE, actor=actor, at=at
+    )
 
 
-def on_user_deleted(*, tenant: Tenant, user_id, actor: Actor, at, groups, **kwargs) -> None:
-    case_open(tenant=tenant, user_id=user_id, trigger=Trigger.DELETE, actor=actor, at=at, groups=groups)
+def on_user_deleted(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, groups, **kwargs) -> None:
+    case_open(
+        tenant=tenant,
+        user_id=user_id,
+        user_name=user_name,
+        trigger=Trigger.DELETE,
+        actor=actor,
+        at=at,
+        groups=groups,
+    )
 
 
 def on_user_activated(*, tenant: Tenant, user_id, actor: Actor, at, **kwargs) -> None:

@@ -5,28 +5,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from directory.services.audit import Actor, audit_record
+from directory.models import AuditEvent
+from directory.services.audit import Actor, audit_event
 from lifecycle.models import OffboardingCase
 
 
-def case_record(
-    case: OffboardingCase, actor: Actor, event: str, before: str, reason: str = "", **more: Any
-) -> None:
-    """The case's audit event: on the user's trail (``target`` the user), naming the case."""
-    audit_record(
+def case_event(
+    case: OffboardingCase,
+    actor: Actor,
+    event: str,
+    before: str,
+    reason: str = "",
+    *,
+    label: str | None = None,
+    after: str | None = None,
+    **more: Any,
+) -> AuditEvent:
+    """The case's audit event, not saved: on the user's trail (``target`` the user, ``label`` its
+    userName, read from the case's user if not given), naming the case, its state ``before`` and
+    ``after`` (by default, the case's state now)."""
+    return audit_event(
         tenant=case.tenant,
         actor=actor,
         action=f"offboarding.{event}",
         target_type="user",
         target_id=case.subject_id,
-        target_label=case_label(case),
+        target_label=label if label is not None else case_label(case),
         changes={
             "case": case.pk,
-            "state": {"before": before or None, "after": case.state},
+            "state": {"before": before or None, "after": after or case.state},
             **({"reason": reason} if reason else {}),
             **more,
         },
     )
+
+
+def case_record(
+    case: OffboardingCase, actor: Actor, event: str, before: str, reason: str = "", **more: Any
+) -> None:
+    """Append the case's audit event (``case_event``'s arguments)."""
+    case_event(case, actor, event, before, reason, **more).save()
 
 
 def case_label(case: OffboardingCase) -> str:

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from directory.db.audited_writes import insert_with_events
 from directory.errors import DoesNotExist, InvalidReference, NotAllowedNow, NotPermitted
 from directory.models import DeprovisionAction, Tenant, User, UserState
 from directory.selectors import user_personal_values
@@ -26,8 +27,8 @@ from directory.services.users import user_delete
 from lifecycle import signals
 from lifecycle.bursts import burst_guard
 from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Trigger
-from lifecycle.records import case_record
-from lifecycle.step_runs import case_steps_send
+from lifecycle.records import case_event, case_record
+from lifecycle.step_runs import steps_nudge
 
 FLAP_WINDOW = timedelta(days=1)  # off and on again within this is a flap, recorded on the case
 SWEEP_BATCH = 200  # cases a sweep takes at once (locked, skipping those others hold)
@@ -43,20 +44,29 @@ def _open_case(user_id) -> OffboardingCase | None:
 
 
 def case_open(
-    *, tenant: Tenant, user_id, trigger: str, actor: Actor, at, groups: list[str] | None = None
+    *,
+    tenant: Tenant,
+    user_id,
+    trigger: str,
+    actor: Actor,
+    at,
+    user_name: str = "",
+    groups: list[str] | None = None,
 ) -> OffboardingCase:
     """The case of a user its identity provider deactivated or deleted (in that request's
     transaction): access has ended; the tenant's policy for the trigger decides what follows. A
     DELETE of a user whose case is already open (deactivated first, as Entra does) is recorded on
-    that case, which goes on."""
-    existing = _open_case(user_id)
-    if existing is not None:
-        if trigger == Trigger.DELETE:
+    that case, which goes on. A deactivated user was active, so had no open case (``case_agrees``;
+    the unique index would refuse a second): that request, on the hot path, does not look for one,
+    and writes the case in one INSERT and its events in another."""
+    if trigger == Trigger.DELETE:
+        existing = _open_case(user_id)
+        if existing is not None:
             existing.idp_deleted_at = at
             existing.restore = {"groups": groups or []}
             existing.save(update_fields=["idp_deleted_at", "restore"])
             case_record(existing, actor, "idp_deleted", existing.state)
-        return existing
+            return existing
     action = tenant.on_delete if trigger == Trigger.DELETE else tenant.on_deactivate
     case = OffboardingCase(
         tenant=tenant,
@@ -69,21 +79,24 @@ def case_open(
         access_ended_at=at,
         idp_deleted_at=at if trigger == Trigger.DELETE else None,
         restore={"groups": groups or []},
-        steps_enqueued_at=at,
     )
     if action in (DeprovisionAction.DELETE_AFTER_GRACE, DeprovisionAction.DELETE_AFTER_REVIEW):
         case.deletion_due_at = at + tenant.offboarding_grace_period
     elif action == DeprovisionAction.DELETE_NOW:
         case.deletion_due_at = at  # done below; or, should a burst hold it, by the sweep once released
-    case.save()
-    case_steps_send(case.pk)
-    case_record(case, actor, "opened", "", trigger=trigger, action=action)
-    signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     if action == DeprovisionAction.DELETE_AFTER_REVIEW:
-        before = case.state
-        case.request_review()
-        case.save()
-        case_record(case, actor, "review_requested", before)
+        case.request_review()  # before the first save: one INSERT
+    label = user_name or None
+    opened = case_event(
+        case, actor, "opened", "", label=label, after=CaseState.SUSPENDED, trigger=trigger, action=action
+    )
+    events = [opened]
+    if case.state == CaseState.PENDING_REVIEW:
+        events.append(case_event(case, actor, "review_requested", CaseState.SUSPENDED, label=label))
+    insert_with_events(case, events, reference="case")
+    case._update_initial_state()  # django-fsm's optimistic lock: the state as inserted
+    steps_nudge()
+    signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     burst = burst_guard(case=case, actor=actor, at=at)
     if action == DeprovisionAction.DELETE_NOW and burst is None:
         _delete(case, actor, at, reason="the tenant's policy deletes at once")
@@ -193,15 +206,13 @@ def _purge(case: OffboardingCase, actor: Actor, at) -> None:
     signals.user_purged.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 
 
-def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = None) -> dict[str, int]:
-    """Advance the cases the clock has made due: deletions (grace period over; or approved and
-    due), then purges. Each case is locked and skipped if another sweep holds it, so sweeps run
-    at once do each case once. Returns how many of each were done."""
+def cases_due(*, now=None, tenant: Tenant | None = None) -> dict[str, QuerySet[OffboardingCase]]:
+    """The cases the clock has made due, by what is due: ``deleted`` (a suspended case whose
+    policy deletes when the grace period ends, or at once; or an approved one, HR's approval taking
+    effect at the end of the grace period or at once), ``purged`` (deleted, purge delay over). A
+    tenant in a burst has neither (``lifecycle.bursts``): its cases in the burst are quarantined,
+    and this also holds those a request opened in the instant the burst was opened."""
     now = now or timezone.now()
-    actor = Actor.system("lifecycle sweep")
-    done = {"deleted": 0, "purged": 0}
-    # Due for deletion: a suspended case whose policy deletes when the grace period ends, or an
-    # approved one (HR's approval took effect at the end of the grace period, or at once).
     due_deletion = Q(deletion_due_at__lte=now) & (
         Q(
             state=CaseState.SUSPENDED,
@@ -210,15 +221,23 @@ def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = N
         | Q(state=CaseState.APPROVED)
     )
     due_purge = Q(state=CaseState.DELETED, purge_due_at__lte=now)
-    # A tenant in a burst has neither (lifecycle.bursts): its cases in the burst are quarantined,
-    # and this also holds those a request opened in the instant the burst was opened.
     quarantined = Burst.objects.filter(state=BurstState.OPEN).values("tenant_id")
-    for kind, due in (("deleted", due_deletion), ("purged", due_purge)):
+    cases = OffboardingCase.objects.exclude(tenant_id__in=quarantined)
+    if tenant is not None:
+        cases = cases.filter(tenant=tenant)
+    return {"deleted": cases.filter(due_deletion), "purged": cases.filter(due_purge)}
+
+
+def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = None) -> dict[str, int]:
+    """Advance the cases the clock has made due (``cases_due``): deletions, then purges, a batch
+    per transaction. Each case is locked and skipped if another sweep holds it, so sweeps run at
+    once (several workers) share the work and do each case once. Returns how many of each."""
+    now = now or timezone.now()
+    actor = Actor.system("lifecycle sweep")
+    done = {"deleted": 0, "purged": 0}
+    for kind, cases in cases_due(now=now, tenant=tenant).items():
         while limit is None or done[kind] < limit:
             with transaction.atomic():
-                cases = OffboardingCase.objects.filter(due).exclude(tenant_id__in=quarantined)
-                if tenant is not None:
-                    cases = cases.filter(tenant=tenant)
                 batch = list(
                     cases.select_for_update(skip_locked=True, of=("self",))
                     .select_related("tenant", "user")

@@ -17,6 +17,8 @@ steps twice at once, or again after they finished, does nothing more.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,6 +43,60 @@ def backoff(attempts: int) -> timedelta:
     """The wait before attempt ``attempts + 1``: doubling from LIFECYCLE_STEP_BACKOFF_SECONDS, at
     most an hour."""
     return timedelta(seconds=min(3600, settings.LIFECYCLE_STEP_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+# The nudge (``steps_nudge``): at most one message per process per NUDGE_SECONDS, however many
+# cases its requests open; the worker's ``steps_dispatch`` then sends each case's task.
+NUDGE_SECONDS = 1.0
+_nudges = threading.Lock()
+_last_nudge = {"sent": -NUDGE_SECONDS, "trailing": -NUDGE_SECONDS}
+
+
+def steps_nudge() -> None:
+    """After the transaction that opened cases commits, wake a worker to send their steps
+    (``steps_dispatch``). A deprovisioning request must not pay for a message per case: the first
+    nudge of a process goes at once; those within NUDGE_SECONDS of it are folded into one more,
+    due when that second ends, which finds every case committed meanwhile. A nudge lost (the
+    broker down) loses nothing: the cases say their steps are still to send, and the sweep sends
+    them."""
+    transaction.on_commit(_nudge, robust=True)
+
+
+def _nudge() -> None:
+    from lifecycle.tasks import dispatch_steps
+
+    now = time.monotonic()
+    with _nudges:
+        if now - _last_nudge["sent"] >= NUDGE_SECONDS:
+            _last_nudge["sent"], countdown = now, None
+        elif _last_nudge["trailing"] <= now:
+            _last_nudge["trailing"] = _last_nudge["sent"] + NUDGE_SECONDS
+            countdown = _last_nudge["trailing"] - now
+        else:
+            return  # a nudge due after this commit is on its way
+    dispatch_steps.apply_async(countdown=countdown)
+
+
+def steps_dispatch(*, now=None, tenant=None, limit: int = 1000) -> int:
+    """Send the steps of the open cases whose steps were never sent (a case is opened with
+    ``steps_enqueued_at`` empty): marked sent, each case's task sent on commit. Cases another
+    dispatch holds are skipped. Returns how many."""
+    now = now or timezone.now()
+    cases = OffboardingCase.objects.filter(
+        steps_enqueued_at=None, steps_finished_at=None, steps_failed=False, state__in=OPEN_STATES
+    )
+    if tenant is not None:
+        cases = cases.filter(tenant=tenant)
+    with transaction.atomic():
+        ids = list(
+            cases.select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        OffboardingCase.objects.filter(pk__in=ids).update(steps_enqueued_at=now)
+        for case_id in ids:
+            case_steps_send(case_id)
+    return len(ids)
 
 
 def case_steps_send(case_id: int, *, countdown: float | None = None) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from directory.models import Tenant
 from lifecycle.burst_decisions import bursts_sweep
 from lifecycle.services import cases_sweep
-from lifecycle.step_runs import steps_resend
+from lifecycle.step_runs import steps_dispatch, steps_resend
 
 
 def lifecycle_sweep(*, tenant: Tenant | None = None, now=None) -> dict[str, int]:
     """One pass (of one tenant, or all); how much of each kind it did."""
     done = cases_sweep(tenant=tenant, now=now)
     done |= bursts_sweep(tenant=tenant)
+    done["steps_sent"] = steps_dispatch(tenant=tenant, now=now)
     done["steps_resent"] = steps_resend(tenant=tenant, now=now)
     return done

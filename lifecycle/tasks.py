@@ -2,10 +2,12 @@
 one). Each is safe to run twice and at once on several workers."""
 
 from celery import shared_task
+from django.conf import settings
 
 from lifecycle.burst_decisions import burst_finish
 from lifecycle.bursts import burst_alert
-from lifecycle.step_runs import case_steps_run
+from lifecycle.services import SWEEP_BATCH, cases_due, cases_sweep
+from lifecycle.step_runs import case_steps_run, steps_dispatch
 from lifecycle.sweep import lifecycle_sweep
 
 
@@ -15,11 +17,29 @@ def run_case_steps(case_id: int) -> dict[str, str]:
     return case_steps_run(case_id=case_id)
 
 
+@shared_task(name="lifecycle.tasks.dispatch_steps")
+def dispatch_steps() -> int:
+    """Send the steps of the cases opened since (``lifecycle.step_runs.steps_nudge``)."""
+    return steps_dispatch()
+
+
 @shared_task(name="lifecycle.tasks.sweep")
 def sweep() -> dict[str, int]:
     """``lifecycle.sweep.lifecycle_sweep``, scheduled by beat; ``manage.py lifecycle_sweep``
-    runs the same."""
+    runs the same. With more due cases than one batch, LIFECYCLE_SWEEP_WORKERS - 1 helpers are
+    sent first, so that as many workers share them (each takes the batches the others have not
+    locked)."""
+    due = cases_due()
+    if sum(cases[: SWEEP_BATCH + 1].count() for cases in due.values()) > SWEEP_BATCH:
+        for _ in range(settings.LIFECYCLE_SWEEP_WORKERS - 1):
+            sweep_cases.delay()
     return lifecycle_sweep()
+
+
+@shared_task(name="lifecycle.tasks.sweep_cases")
+def sweep_cases() -> dict[str, int]:
+    """A helper of the sweep: due deletions and purges only."""
+    return cases_sweep()
 
 
 @shared_task(name="lifecycle.tasks.alert_burst")

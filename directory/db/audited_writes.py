@@ -38,17 +38,20 @@ def update_if_unchanged(
     values: dict[str, Any],
     event: AuditEvent,
     also: Callable[[], None] | None = None,
+    may_conflict: bool = True,
 ) -> bool:
     """Set ``values`` (by attribute name) and ``version + 1`` on the row ``pk`` if its version is
     still ``version``, run ``also`` and save ``event`` with it; False, writing nothing, when the
-    row has another version by now (or is gone)."""
+    row has another version by now (or is gone). ``may_conflict``: the values may break a unique
+    index (the caller then handles the IntegrityError inside its own transaction)."""
     if connection.vendor == "postgresql" and also is None:
         names = tuple(values)
         params = [_prepared(model, name, value) for name, value in values.items()]
         params += [_prepared(model, "pk", pk), version, _record(event)]
         # Inside a caller's transaction a failing statement (a taken userName) would abort it
         # whole: a savepoint keeps the failure to this write, as a write of its own would.
-        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        # A write that cannot break one (a deactivation) needs no savepoint: two round trips less.
+        savepoint = transaction.atomic() if connection.in_atomic_block and may_conflict else nullcontext()
         with savepoint, connection.cursor() as cursor:
             cursor.execute(_update_with_event_sql(model, names), params)
             return cursor.fetchone() is not None
@@ -81,6 +84,43 @@ def insert_unless_taken(
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(type(instance), conflict, models), params)
         return cursor.fetchone() is not None
+
+
+def insert_with_events(instance: Model, events: Sequence[AuditEvent], *, reference: str) -> None:
+    """Insert ``instance`` (its automatic primary key numbered by the database, and set on it) and
+    ``events`` about it, each naming it under ``changes[reference]``: on PostgreSQL one statement
+    prepared once, elsewhere a save and a bulk insert."""
+    if connection.vendor != "postgresql":
+        instance.save(force_insert=True)
+        for event in events:
+            event.changes[reference] = instance.pk
+        AuditEvent.objects.bulk_create(events)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _insert_with_events_sql(type(instance), reference), [_record(instance), _record_set(events)]
+        )
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding, instance._state.db = False, connection.alias
+    for event in events:
+        event.changes[reference] = instance.pk
+
+
+@cache
+def _insert_with_events_sql(model: type[Model], reference: str) -> str:
+    quote = connection.ops.quote_name
+    audit, pk = quote(AuditEvent._meta.db_table), quote(_column(model, "pk"))
+    columns = ", ".join(quote(f.column) for f in _columns(AuditEvent))
+    named = (  # each event's changes, with the new row's id under ``reference``
+        f"SELECT jsonb_agg(jsonb_set(e, '{{changes,{reference}}}', to_jsonb(roster_inserted.{pk}))) "  # noqa: S608
+        "FROM jsonb_array_elements(%s::jsonb) AS e, roster_inserted"
+    )
+    return (
+        f"WITH roster_inserted AS ({_insert_records(model, 'jsonb_populate_record')} RETURNING {pk}), "  # noqa: S608
+        f"roster_events AS (INSERT INTO {audit} ({columns}) SELECT {columns} "
+        f"FROM jsonb_populate_recordset(NULL::{audit}, ({named})) AS r) "
+        f"SELECT {pk} FROM roster_inserted"
+    )
 
 
 @cache

@@ -333,7 +333,9 @@ def _restore(
             changes=_ignored(changes, ignored),
         )
         if announce:
-            signals.user_restored.send(sender=User, tenant=tenant, user_id=pk, actor=actor, at=now)
+            signals.user_restored.send(
+                sender=User, tenant=tenant, user_id=pk, user_name=values["user_name"], actor=actor, at=now
+            )
     return User.objects.get(pk=pk)  # its groups read when rendered: the lifecycle gives them back
 
 
@@ -461,6 +463,7 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
                 also=partial(_reindex, tenant, user.pk, change.values, reindexed)
                 if reindexed or "extensions" in change.values
                 else None,
+                may_conflict="user_name_key" in change.values,  # userName is the user row's one unique index
             )
         except IntegrityError as error:
             _taken(error, change.values.get("user_name", user.user_name))
@@ -477,7 +480,12 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
             return None
         if access is not None:
             access.send(
-                sender=User, tenant=tenant, user_id=user.pk, actor=actor, at=change.values["updated_at"]
+                sender=User,
+                tenant=tenant,
+                user_id=user.pk,
+                user_name=change.values.get("user_name", user.user_name),
+                actor=actor,
+                at=change.values["updated_at"],
             )
         return user._replace(**change.values, **change.shown, version=user.version + 1)
 
@@ -625,6 +633,7 @@ def _delete(
             sender=User,
             tenant=tenant,
             user_id=user.pk,
+            user_name=user.user_name,
             actor=actor,
             at=now,
             groups=[str(g) for g in in_groups],

@@ -258,3 +258,26 @@ def test_a_rehire_after_the_lifecycle_deleted_the_user(scim, tenant, system_acto
     assert user_state(uid) == "deleted"
     assert _post(scim, "ann@example.com", externalId="emp-7")["id"] == uid
     assert user_state(uid) == "active" and case_of(uid).state == CaseState.CANCELLED
+
+
+def test_a_sweep_with_many_due_cases_asks_other_workers_to_help(
+    scim, tenant, system_actor, monkeypatch, settings
+):
+    """More due cases than a batch: the sweep sends LIFECYCLE_SWEEP_WORKERS - 1 helpers first (each
+    a worker taking the batches the others have not locked); fewer, it does them alone."""
+    from lifecycle import services, tasks
+
+    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE)
+    monkeypatch.setattr(tasks, "SWEEP_BATCH", 2)
+    monkeypatch.setattr(services, "SWEEP_BATCH", 2)
+    settings.LIFECYCLE_SWEEP_WORKERS = 3
+    sent = []
+    monkeypatch.setattr(tasks.sweep_cases, "delay", lambda: sent.append("helper"))
+    for i in range(3):
+        deactivate(scim, scim.create_user(f"u{i}@example.com")["id"])
+    OffboardingCase.objects.update(deletion_due_at=timezone.now() - DAY)  # the grace period is over
+    assert tasks.sweep()["deleted"] == 3
+    assert sent == ["helper", "helper"]
+    deactivate(scim, scim.create_user("late@example.com")["id"])
+    OffboardingCase.objects.filter(state=CaseState.SUSPENDED).update(deletion_due_at=timezone.now() - DAY)
+    assert tasks.sweep()["deleted"] == 1 and len(sent) == 2

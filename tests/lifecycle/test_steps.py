@@ -11,7 +11,7 @@ from directory.models import AuditEvent
 from lifecycle import signals, steps
 from lifecycle.models import CaseStep, OffboardingCase, StepStatus
 from lifecycle.services import case_cancel
-from lifecycle.step_runs import backoff, case_steps_run, lease, steps_resend
+from lifecycle.step_runs import backoff, case_steps_run, lease, steps_dispatch, steps_resend
 from tests.lifecycle.test_cases import deactivate
 from tests.scim_api.conftest import ENTERPRISE
 
@@ -115,6 +115,7 @@ def test_a_step_that_keeps_failing_flags_the_case(leaver, flaky):
 
 def test_a_step_a_dead_worker_held_is_taken_over_after_its_lease(leaver, flaky):
     case, _ = leaver
+    assert steps_dispatch() == 1  # its steps sent to a worker, which runs them
     case_steps_run(case_id=case.pk)
     CaseStep.objects.filter(case=case, name="archive_mailbox").update(
         status=StepStatus.RUNNING, finished_at=None, claimed_at=timezone.now()
@@ -139,9 +140,16 @@ def test_a_cancelled_case_runs_no_step(leaver, system_actor):
     assert mail.outbox == []
 
 
-def test_a_message_lost_before_the_worker_got_it_is_sent_again(leaver):
+def test_steps_never_sent_are_dispatched_and_a_lost_message_is_sent_again(leaver):
+    """A case is opened with its steps still to send: the nudge's dispatch (or the sweep's, should
+    the nudge be lost) sends them once; should that message be lost too, they are sent again once
+    the lease is over."""
     case, _ = leaver
+    assert case.steps_enqueued_at is None
+    assert steps_resend() == 0  # never sent: the dispatch's, not the resend's
+    assert steps_dispatch() == 1
+    assert steps_dispatch() == 0  # sent once
+    case.refresh_from_db()
+    assert case.steps_enqueued_at >= case.deprovisioned_at
     assert steps_resend() == 0  # just sent: not lost yet
     assert steps_resend(now=timezone.now() + lease() + timedelta(seconds=1)) == 1
-    case.refresh_from_db()
-    assert case.steps_enqueued_at > case.deprovisioned_at
