@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "csp",
     "rest_framework",
     "django_filters",
+    "django_celery_beat",
     "directory",
     "scim_api",
     "lifecycle",
@@ -184,12 +185,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "directory.tasks.heartbeat", "schedule": 60.0},
-    # Deletions and purges due, and offboarding steps a lost message or a dead worker left behind.
-    "lifecycle-sweep": {"task": "lifecycle.tasks.sweep", "schedule": 300.0},
-}
+# Beat reads its schedule from the database (django-celery-beat), where administrators change it in
+# the admin (Periodic tasks). Migration directory 0021 installs the defaults once: "worker-heartbeat"
+# every 60 s and "lifecycle-sweep" (deletions and purges due, and offboarding steps a lost message or
+# a dead worker left behind) every 300 s. There is no CELERY_BEAT_SCHEDULE: beat would write it over
+# the administrators' changes each time it starts.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # A broker that cannot be reached when a task is sent must not hold the request that sends it (the
 # sweep sends again what was lost): a few quick tries, then the error is logged.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

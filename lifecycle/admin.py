@@ -1,23 +1,31 @@
 """The lifecycle in the admin: bursts of deprovisions (an open one is a banner on every admin page,
-``lifecycle.context_processors``, and is decided here: release or revert, with a reason), and the
-tenant's offboarding policy, whose change says what it does to the cases already open.
+``lifecycle.context_processors``, and is decided here: release or revert, with a reason); the
+offboarding cases, each page with its steps, its history and the decisions its state and the
+person's permissions allow; and the tenant's offboarding policy, whose change says what it does
+to the cases already open.
 
-Every decision goes through ``lifecycle.burst_decisions``; a refused one is a message on the page.
+Every decision goes through ``lifecycle.burst_decisions`` or ``lifecycle.decisions``; a refused
+one is a message on the page.
 """
+
+from datetime import datetime, time
 
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from directory.admin import ReadOnlyAdmin
 from directory.admin import TenantAdmin as DirectoryTenantAdmin
 from directory.errors import ServiceError
-from directory.models import Tenant
+from directory.models import AuditEvent, Tenant
 from lifecycle.burst_decisions import burst_release, burst_revert
-from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, OffboardingCase
+from lifecycle.decisions import case_decide, case_decisions_available
+from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase
 
 # The tenant's fields whose change applies to new cases only.
 POLICY_FIELDS = ("on_deactivate", "on_delete", "offboarding_grace_period", "purge_after")
@@ -83,6 +91,21 @@ class BurstAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:lifecycle_burst_change", args=[burst_id]))
 
 
+class CaseStepInline(admin.TabularInline):
+    """The case's offboarding steps: each one's status, attempts and last error (lifecycle.steps)."""
+
+    model = CaseStep
+    fields = readonly_fields = ("name", "status", "attempts", "last_error", "next_attempt_at", "finished_at")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(OffboardingCase)
 class OffboardingCaseAdmin(ReadOnlyAdmin):
     list_display = [
@@ -98,6 +121,59 @@ class OffboardingCaseAdmin(ReadOnlyAdmin):
     list_filter = ["state", "tenant", "trigger", "action", "steps_failed", "burst"]
     search_fields = ["subject_id", "user__user_name"]
     date_hierarchy = "deprovisioned_at"
+    list_select_related = ["tenant"]
+    raw_id_fields = ["user", "data_successor", "held_by", "burst"]
+    inlines = [CaseStepInline]
+    change_form_template = "admin/lifecycle/offboardingcase/change_form.html"
+
+    def get_urls(self):
+        decide = self.admin_site.admin_view(require_POST(self.decide))
+        return [
+            path("<int:case_id>/decide/", decide, name="lifecycle_offboardingcase_decide"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = get_object_or_404(OffboardingCase.objects.select_related("held_by"), pk=object_id)
+        history = AuditEvent.objects.filter(
+            tenant_id=case.tenant_id, target_type="user", target_id=str(case.subject_id)
+        ).order_by("occurred_at", "pk")
+        extra_context = {
+            **(extra_context or {}),
+            "case": case,
+            "decisions": case_decisions_available(case, request.user),
+            "history": history[:500],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide(self, request, case_id: int):
+        """The decision chosen, with its reason (and its date or successor)."""
+        decision = request.POST.get("decision", "")
+        try:
+            case = case_decide(
+                case_id=case_id,
+                by=request.user,
+                decision=decision,
+                reason=request.POST.get("reason", ""),
+                until=_end_of_day(request.POST.get("until", "")),
+                successor=request.POST.get("successor", ""),
+            )
+        except ServiceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Done: the case is now {case.get_state_display().lower()}.")
+        return HttpResponseRedirect(reverse("admin:lifecycle_offboardingcase_change", args=[case_id]))
+
+
+def _end_of_day(value: str) -> datetime | None:
+    """A date typed in the form (YYYY-MM-DD), as the end of that day in the server's time zone."""
+    try:
+        day = parse_date(value.strip())
+    except ValueError:
+        return None
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
 
 
 admin.site.unregister(Tenant)

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.scim_api.conftest import api, plaintext, scim, server, token, token_pair  # noqa: F401
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, Console, screenshot_path
 from tests.support.live_server import live_server
 

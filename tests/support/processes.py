@@ -77,15 +77,18 @@ def running(
 
 
 @contextmanager
-def celery_worker(env: dict[str, str] | None = None, *, purge: bool = True) -> Iterator[OutputWatcher]:
+def celery_worker(
+    env: dict[str, str] | None = None, *, purge: bool = True, beat: bool = False
+) -> Iterator[OutputWatcher]:
     """A real Celery worker process on the configured broker and the test database; ``env`` adds
-    to its environment. ``purge``: drop what earlier runs left in the queue first."""
+    to its environment. ``purge``: drop what earlier runs left in the queue first. ``beat``: with
+    beat embedded, on the schedule in the database (django-celery-beat)."""
     from directory.celery import app
 
     if purge:
         app.control.purge()  # a killed earlier run may have left messages behind
     command = [sys.executable, "-m", "celery", "-A", "directory", "worker", "--pool=solo", "--loglevel=INFO"]
-    command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    command += ["--without-mingle", "--without-gossip", "--without-heartbeat"] + (["--beat"] if beat else [])
     with running(command, {**test_database_env(), **(env or {})}, ready="ready.") as watcher:
         yield watcher
 

@@ -46,7 +46,6 @@ class Command(BaseCommand):
         )
         worker = [sys.executable, "-m", "celery", "-A", "directory", "worker", "--beat", "--loglevel=INFO"]
         worker += ["--concurrency=2", "--without-mingle", "--without-gossip"]
-        worker += ["--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
         processes = [
             subprocess.Popen(web, cwd=settings.BASE_DIR),
             subprocess.Popen(worker, cwd=settings.BASE_DIR),
