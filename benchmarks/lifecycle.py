@@ -108,7 +108,7 @@ def part_patch(args) -> None:
     )
     analyze()
     client = client_for(tenant)
-    need = args.rounds * (args.requests + 20)
+    need = 2 * args.rounds * (args.requests + 20)
     window_clear(tenant)
     deactivate = iter(active_ids(tenant, need))
     titles = active_ids(tenant, 1000)
@@ -119,9 +119,20 @@ def part_patch(args) -> None:
     def off(i: int):
         return client.patch(f"/scim/v2/Users/{next(deactivate)}", body("active", False), **JSON)
 
-    timings: dict[str, list[float]] = {"title": [], "deactivate": []}
+    def bare(i: int):
+        """The deactivation alone: the lifecycle's receiver disconnected (no case, no guard)."""
+        from directory import signals
+        from lifecycle.receivers import on_user_deactivated
+
+        signals.user_deactivated.disconnect(dispatch_uid="lifecycle.deactivated")
+        try:
+            return off(i)
+        finally:
+            signals.user_deactivated.connect(on_user_deactivated, dispatch_uid="lifecycle.deactivated")
+
+    timings: dict[str, list[float]] = {"title": [], "deactivate": [], "bare": []}
     for round_ in range(args.rounds):
-        order = (("title", title), ("deactivate", off))
+        order = (("title", title), ("deactivate", off), ("bare", bare))
         for name, request in order if round_ % 2 == 0 else order[::-1]:
             for i in range(20):  # warm: prepared statements, caches
                 response = request(i)
@@ -139,6 +150,7 @@ def part_patch(args) -> None:
     print(f"\nPATCH at {args.users:,} users (medians of {args.rounds} rounds x {args.requests}, one process)")
     print(f"  title       {statistics.median(timings['title']):7.2f} ms")
     print(f"  deactivate  {statistics.median(timings['deactivate']):7.2f} ms")
+    print(f"  (deactivate without the lifecycle {statistics.median(timings['bare']):.2f} ms: the floor)")
     print(
         f"  time ratio  {ratio:7.2f}  (per round {min(ratios):.2f}-{max(ratios):.2f}); "
         f"throughput {1 / ratio:.2f}x title's (target >= 0.90)"

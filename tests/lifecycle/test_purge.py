@@ -44,17 +44,9 @@ def personal_data_left() -> list[tuple[str, str]]:
     return found
 
 
-def failing_step(context):
-    raise ConnectionError(f"mailbox of {context.user.user_name} unreachable")
-
-
-@pytest.fixture
-def leaver(scim, tenant, system_actor):
-    """A user with a full profile, in a group, a manager's report, who changed name once, whose
-    offboarding had a failing step and a legal hold naming them, deleted and due for purge."""
-    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE)
-    boss = scim.create_user("boss@example.com")["id"]
-    body = {
+def leaver_body(manager: str) -> dict:
+    """A user carrying every value of PERSONAL, reporting to ``manager``."""
+    return {
         "schemas": [CORE_USER, ENTERPRISE],
         "userName": "ann.leaver@example.com",
         "externalId": "EMP-7731",
@@ -67,8 +59,21 @@ def leaver(scim, tenant, system_actor):
         ],
         "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}],
         "addresses": [{"streetAddress": "42 Harbour Lane", "locality": "Portsmouth", "type": "home"}],
-        ENTERPRISE: {"employeeNumber": "EMP-7731", "manager": {"value": boss}},
+        ENTERPRISE: {"employeeNumber": "EMP-7731", "manager": {"value": manager}},
     }
+
+
+def failing_step(context):
+    raise ConnectionError(f"mailbox of {context.user.user_name} unreachable")
+
+
+@pytest.fixture
+def leaver(scim, tenant, system_actor):
+    """A user with a full profile, in a group, a manager's report, who changed name once, whose
+    offboarding had a failing step and a legal hold naming them, deleted and due for purge."""
+    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_AFTER_GRACE)
+    boss = scim.create_user("boss@example.com")["id"]
+    body = leaver_body(manager=boss)
     response = scim.post("/Users", body)
     assert response.status_code == 201, response.content
     uid = response.json()["id"]
