@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """What the offboarding lifecycle costs, on PostgreSQL (issue 19's speed targets), in three parts:
 
-``patch``: a deactivating PATCH (which opens the user's case, asks the burst guard, sends the
-  case's steps to the broker on commit) against the same PATCH of ``title``, in one process
+``patch``: a deactivating PATCH (which suspends the user and leaves its pending deactivation,
+  from which a worker opens the case: timed too, per case) against the same PATCH of ``title``, in one process
   (Django's test client, no HTTP), alternating rounds in a tenant of ``--users`` users; the median
   time per request of each and their ratio (target: throughput at least 0.9x title's, i.e. a
   ratio of time at most 1.11).
@@ -11,7 +11,8 @@
   cases by row locks; the same at a tenth of the cases, so the cost per case can be compared
   (target: 10,000 within 60 s, and a cost per case that does not grow).
 ``burst``: ``--burst`` deactivations sent at full speed (``--threads`` at once), with the burst
-  guard on: every one answered 200, one burst, every case quarantined in it once the sweep ran.
+  guard on: every one answered 200; then two workers open their cases from the pending
+  deactivations (timed): one burst, every case quarantined in it once the sweep ran.
 
     python benchmarks/lifecycle.py [patch] [sweep] [burst] [--users 100000] [--cases 10000]
 
@@ -108,19 +109,21 @@ def part_patch(args) -> None:
     )
     analyze()
     client = client_for(tenant)
-    need = 2 * args.rounds * (args.requests + 20)
+    # Every request goes to a user no request of the run touched before, for each kind alike (a
+    # user written a moment ago is in the database's cache; a leaver is not).
+    need = 3 * args.rounds * (args.requests + 20)
     window_clear(tenant)
-    deactivate = iter(active_ids(tenant, need))
-    titles = active_ids(tenant, 1000)
+    fresh = active_ids(tenant, need)
+    deactivate, titles = iter(fresh[: 2 * need // 3]), iter(fresh[2 * need // 3 :])
 
     def title(i: int):
-        return client.patch(f"/scim/v2/Users/{titles[i % len(titles)]}", body("title", f"T {i}"), **JSON)
+        return client.patch(f"/scim/v2/Users/{next(titles)}", body("title", f"T {i}"), **JSON)
 
     def off(i: int):
         return client.patch(f"/scim/v2/Users/{next(deactivate)}", body("active", False), **JSON)
 
     def bare(i: int):
-        """The deactivation alone: the lifecycle's receiver disconnected (no case, no guard)."""
+        """The deactivation without the lifecycle's receiver (no signal to the host, no nudge)."""
         from directory import signals
         from lifecycle.receivers import on_user_deactivated
 
@@ -130,7 +133,11 @@ def part_patch(args) -> None:
         finally:
             signals.user_deactivated.connect(on_user_deactivated, dispatch_uid="lifecycle.deactivated")
 
+    from lifecycle.deactivations import deactivations_consume
+
+    deactivations_consume(tenant=tenant)  # what earlier runs left
     timings: dict[str, list[float]] = {"title": [], "deactivate": [], "bare": []}
+    consume: list[float] = []
     for round_ in range(args.rounds):
         order = (("title", title), ("deactivate", off), ("bare", bare))
         for name, request in order if round_ % 2 == 0 else order[::-1]:
@@ -142,7 +149,10 @@ def part_patch(args) -> None:
             for i in range(args.requests):
                 request(i)
             timings[name].append((time.perf_counter() - start) / args.requests * 1000)
-            if name == "deactivate":
+            if name == "deactivate":  # the worker's share: the cases opened from the outbox
+                start = time.perf_counter()
+                opened = deactivations_consume(tenant=tenant)
+                consume.append((time.perf_counter() - start) / max(1, opened) * 1000)
                 window_clear(tenant)
         print(f"patch round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     ratios = [d / t for d, t in zip(timings["deactivate"], timings["title"], strict=True)]
@@ -151,6 +161,9 @@ def part_patch(args) -> None:
     print(f"  title       {statistics.median(timings['title']):7.2f} ms")
     print(f"  deactivate  {statistics.median(timings['deactivate']):7.2f} ms")
     print(f"  (deactivate without the lifecycle {statistics.median(timings['bare']):.2f} ms: the floor)")
+    print(
+        f"  a worker opens each case in {statistics.median(consume):.2f} ms (from the pending deactivations)"
+    )
     print(
         f"  time ratio  {ratio:7.2f}  (per round {min(ratios):.2f}-{max(ratios):.2f}); "
         f"throughput {1 / ratio:.2f}x title's (target >= 0.90)"
@@ -289,6 +302,7 @@ def part_sweep(args) -> None:
 
 def part_burst(args) -> None:
     from directory.models import DeprovisionAction
+    from lifecycle.deactivations import deactivations_consume
     from lifecycle.models import Burst, CaseState, OffboardingCase
     from lifecycle.sweep import lifecycle_sweep
 
@@ -322,6 +336,19 @@ def part_burst(args) -> None:
     with ThreadPoolExecutor(args.threads) as pool:
         statuses = list(pool.map(deactivate, ids))
     took = time.perf_counter() - start
+
+    def consume(_: int) -> int:  # a worker's share of the pending deactivations
+        from django.db import connection
+
+        try:
+            return deactivations_consume(tenant=tenant, limit=args.burst)
+        finally:
+            connection.close()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        opened = sum(pool.map(consume, range(2)))
+    consumed = time.perf_counter() - start
     swept = lifecycle_sweep(tenant=tenant)
     bursts = Burst.objects.filter(tenant=tenant).exclude(pk__in=before)
     cases = OffboardingCase.objects.filter(subject_id__in=ids)
@@ -331,6 +358,7 @@ def part_burst(args) -> None:
         f" ({len(ids) / took:.0f}/s)"
     )
     print(f"  answered 200: {statuses.count(200):,}; other: {len(statuses) - statuses.count(200)}")
+    print(f"  cases opened from the pending deactivations by 2 workers: {opened:,} in {consumed:.1f} s")
     print(
         f"  bursts opened: {bursts.count()} (target 1); cases: {cases.count():,};"
         f" quarantined in it: {quarantined:,}"

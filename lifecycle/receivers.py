@@ -1,19 +1,25 @@
 """The lifecycle's answers to the directory's announcements (``directory.signals``), in the
-transaction of the SCIM write that made them: a deprovisioned user gets its case, a reactivated
-one has its case cancelled. Connected in ``LifecycleConfig.ready``."""
+transaction of the SCIM write that made them: a deleted user gets its case, a reactivated one has
+its case cancelled; a deactivated one is announced to the host, and its case opened by a worker
+(``lifecycle.deactivations``). Connected in ``LifecycleConfig.ready``."""
 
 from django.db import transaction
 
 from directory.models import Tenant
 from directory.services.audit import Actor
-from lifecycle.models import Trigger
+from lifecycle import signals
+from lifecycle.deactivations import deactivations_nudge
+from lifecycle.models import OffboardingCase, Trigger
 from lifecycle.services import case_cancel, case_open, groups_restore
 
 
 def on_user_deactivated(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, **kwargs) -> None:
-    case_open(
-        tenant=tenant, user_id=user_id, user_name=user_name, trigger=Trigger.DEACTIVATE, actor=actor, at=at
+    """Access has ended with the write (committed by now): the host application hears of it at
+    once; a worker opens the case from the pending deactivation the write left."""
+    signals.user_suspended.send(
+        sender=OffboardingCase, tenant=tenant, user_id=user_id, user_name=user_name, at=at, case=None
     )
+    deactivations_nudge()
 
 
 def on_user_deleted(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, groups, **kwargs) -> None:

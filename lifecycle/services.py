@@ -26,6 +26,7 @@ from directory.services.groups import MemberRef, group_update
 from directory.services.users import user_delete
 from lifecycle import signals
 from lifecycle.bursts import burst_guard
+from lifecycle.deactivations import deactivation_drain
 from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Trigger
 from lifecycle.records import case_event, case_record
 from lifecycle.step_runs import steps_nudge
@@ -52,14 +53,20 @@ def case_open(
     at,
     user_name: str = "",
     groups: list[str] | None = None,
+    announce: bool = True,
+    effects: bool = True,
+    user: User | None = None,
 ) -> OffboardingCase:
-    """The case of a user its identity provider deactivated or deleted (in that request's
-    transaction): access has ended; the tenant's policy for the trigger decides what follows. A
-    DELETE of a user whose case is already open (deactivated first, as Entra does) is recorded on
-    that case, which goes on. A deactivated user was active, so had no open case (``case_agrees``;
-    the unique index would refuse a second): that request, on the hot path, does not look for one,
-    and writes the case in one INSERT and its events in another."""
+    """The case of a user its identity provider deactivated (opened from its pending deactivation,
+    ``lifecycle.deactivations``) or deleted (in that request's transaction): access has ended; the
+    tenant's policy for the trigger decides what follows. A DELETE of a user whose case is already
+    open (deactivated first, as Entra does) is recorded on that case, which goes on. A deactivated
+    user was active, so had no open case (``case_agrees``; the unique index would refuse a second):
+    its case is written in one statement with its events. ``announce``: send ``user_suspended``
+    (a deactivation's request sent it); ``effects``: delete at once if the policy says so (a
+    drained deactivation leaves that to the sweep)."""
     if trigger == Trigger.DELETE:
+        deactivation_drain(tenant=tenant, user_id=user_id)
         existing = _open_case(user_id)
         if existing is not None:
             existing.idp_deleted_at = at
@@ -70,6 +77,7 @@ def case_open(
     action = tenant.on_delete if trigger == Trigger.DELETE else tenant.on_deactivate
     case = OffboardingCase(
         tenant=tenant,
+        user=user,
         user_id=user_id,
         subject_id=user_id,
         trigger=trigger,
@@ -96,9 +104,10 @@ def case_open(
     insert_with_events(case, events, reference="case")
     case._update_initial_state()  # django-fsm's optimistic lock: the state as inserted
     steps_nudge()
-    signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
+    if announce:
+        signals.user_suspended.send(sender=OffboardingCase, tenant=tenant, user_id=user_id, case=case)
     burst = burst_guard(case=case, actor=actor, at=at)
-    if action == DeprovisionAction.DELETE_NOW and burst is None:
+    if action == DeprovisionAction.DELETE_NOW and burst is None and effects:
         _delete(case, actor, at, reason="the tenant's policy deletes at once")
     return case
 
@@ -106,6 +115,7 @@ def case_open(
 def case_cancel(*, tenant: Tenant, user_id, actor: Actor, at, reason: str) -> OffboardingCase | None:
     """The user is active again (a rehire, or the IdP undoing a deactivation): its open case, if
     any, is cancelled; off and on again within a day is recorded as a flap."""
+    deactivation_drain(tenant=tenant, user_id=user_id)
     case = _open_case(user_id)
     if case is None:
         return None

@@ -17,8 +17,6 @@ steps twice at once, or again after they finished, does nothing more.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +26,7 @@ from django.utils import timezone
 
 from directory.services.audit import Actor, audit_record
 from lifecycle.models import OPEN_STATES, CaseStep, OffboardingCase, StepStatus
+from lifecycle.nudges import Nudge
 from lifecycle.steps import StepContext, registered, step_named
 
 logger = logging.getLogger(__name__)
@@ -45,36 +44,12 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, settings.LIFECYCLE_STEP_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-# The nudge (``steps_nudge``): at most one message per process per NUDGE_SECONDS, however many
-# cases its requests open; the worker's ``steps_dispatch`` then sends each case's task.
-NUDGE_SECONDS = 1.0
-_nudges = threading.Lock()
-_last_nudge = {"sent": -NUDGE_SECONDS, "trailing": -NUDGE_SECONDS}
-
-
-def steps_nudge() -> None:
-    """After the transaction that opened cases commits, wake a worker to send their steps
-    (``steps_dispatch``). A deprovisioning request must not pay for a message per case: the first
-    nudge of a process goes at once; those within NUDGE_SECONDS of it are folded into one more,
-    due when that second ends, which finds every case committed meanwhile. A nudge lost (the
-    broker down) loses nothing: the cases say their steps are still to send, and the sweep sends
-    them."""
-    transaction.on_commit(_nudge, robust=True)
-
-
-def _nudge() -> None:
-    from lifecycle.tasks import dispatch_steps
-
-    now = time.monotonic()
-    with _nudges:
-        if now - _last_nudge["sent"] >= NUDGE_SECONDS:
-            _last_nudge["sent"], countdown = now, None
-        elif _last_nudge["trailing"] <= now:
-            _last_nudge["trailing"] = _last_nudge["sent"] + NUDGE_SECONDS
-            countdown = _last_nudge["trailing"] - now
-        else:
-            return  # a nudge due after this commit is on its way
-    dispatch_steps.apply_async(countdown=countdown)
+# At most one message per process per second, however many cases its requests open; the worker's
+# ``steps_dispatch`` then sends each case's task.
+steps_nudge = Nudge("lifecycle.tasks.dispatch_steps")
+"""After the transaction that opened cases commits, wake a worker to send their steps
+(``steps_dispatch``); a nudge lost loses nothing: the cases say their steps are still to send,
+and the sweep sends them."""
 
 
 def steps_dispatch(*, now=None, tenant=None, limit: int = 1000) -> int:

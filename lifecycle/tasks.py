@@ -6,6 +6,7 @@ from django.conf import settings
 
 from lifecycle.burst_decisions import burst_finish
 from lifecycle.bursts import burst_alert
+from lifecycle.deactivations import deactivations_consume
 from lifecycle.services import SWEEP_BATCH, cases_due, cases_sweep
 from lifecycle.step_runs import case_steps_run, steps_dispatch
 from lifecycle.sweep import lifecycle_sweep
@@ -15,6 +16,12 @@ from lifecycle.sweep import lifecycle_sweep
 def run_case_steps(case_id: int) -> dict[str, str]:
     """Run the due offboarding steps of one case (``lifecycle.step_runs``)."""
     return case_steps_run(case_id=case_id)
+
+
+@shared_task(name="lifecycle.tasks.consume_deactivations")
+def consume_deactivations() -> int:
+    """Open the cases of the deactivations since (``lifecycle.deactivations``)."""
+    return deactivations_consume()
 
 
 @shared_task(name="lifecycle.tasks.dispatch_steps")

@@ -39,21 +39,26 @@ def update_if_unchanged(
     event: AuditEvent,
     also: Callable[[], None] | None = None,
     may_conflict: bool = True,
+    outbox: type[Model] | None = None,
 ) -> bool:
     """Set ``values`` (by attribute name) and ``version + 1`` on the row ``pk`` if its version is
     still ``version``, run ``also`` and save ``event`` with it; False, writing nothing, when the
     row has another version by now (or is gone). ``may_conflict``: the values may break a unique
-    index (the caller then handles the IntegrityError inside its own transaction)."""
+    index (the caller then handles the IntegrityError inside its own transaction). ``outbox``: a
+    model of (tenant_id, user_id, event_id) rows, one of which is written too, naming the event
+    (``PendingDeactivation``)."""
     if connection.vendor == "postgresql" and also is None:
         names = tuple(values)
         params = [_prepared(model, name, value) for name, value in values.items()]
         params += [_prepared(model, "pk", pk), version, _record(event)]
+        if outbox is not None:
+            params.append(_prepared(model, "pk", pk))
         # Inside a caller's transaction a failing statement (a taken userName) would abort it
         # whole: a savepoint keeps the failure to this write, as a write of its own would.
         # A write that cannot break one (a deactivation) needs no savepoint: two round trips less.
         savepoint = transaction.atomic() if connection.in_atomic_block and may_conflict else nullcontext()
         with savepoint, connection.cursor() as cursor:
-            cursor.execute(_update_with_event_sql(model, names), params)
+            cursor.execute(_update_with_event_sql(model, names, outbox), params)
             return cursor.fetchone() is not None
     with transaction.atomic():
         unchanged = model._default_manager.filter(pk=pk, version=version)
@@ -62,6 +67,8 @@ def update_if_unchanged(
             if also is not None:
                 also()
             event.save()
+            if outbox is not None:
+                outbox._default_manager.create(tenant_id=event.tenant_id, user_id=pk, event_id=event.pk)
     return written
 
 
@@ -191,7 +198,9 @@ def _column(model: type[Model], name: str) -> str:
 
 
 @cache
-def _update_with_event_sql(model: type[Model], names: tuple[str, ...]) -> str:
+def _update_with_event_sql(
+    model: type[Model], names: tuple[str, ...], outbox: type[Model] | None = None
+) -> str:
     quote = connection.ops.quote_name
     table, pk = quote(model._meta.db_table), quote(_column(model, "pk"))
     version = quote(_column(model, "version"))
@@ -200,7 +209,14 @@ def _update_with_event_sql(model: type[Model], names: tuple[str, ...]) -> str:
         f"WITH roster_updated AS (UPDATE {table} SET {assignments}, {version} = {version} + 1 "  # noqa: S608
         f"WHERE {pk} = %s AND {version} = %s RETURNING 1)"
     )
-    return updated + _event_sql("roster_updated")
+    if outbox is None:
+        return updated + _event_sql("roster_updated")
+    event = _insert_records(AuditEvent, "jsonb_populate_record", "roster_updated")
+    return (
+        f"{updated}, roster_event AS ({event} RETURNING id, tenant_id) "  # noqa: S608
+        f"INSERT INTO {quote(outbox._meta.db_table)} (tenant_id, user_id, event_id) "
+        "SELECT tenant_id, %s::uuid, id FROM roster_event RETURNING 1"
+    )
 
 
 @cache

@@ -4,6 +4,7 @@ settings, so that beat never writes it back over their changes; an entry that al
 re-run, an administrator's own) is left as it is."""
 
 from django.db import migrations
+from django.utils import timezone
 
 DEFAULTS = [
     # (name, task, every seconds, description)
@@ -26,6 +27,11 @@ def install(apps, schema_editor):
             continue
         interval, _ = interval_model.objects.get_or_create(every=every, period="seconds")
         task_model.objects.create(name=name, task=task, interval=interval, description=description)
+    # The change stamp beat compares to notice an administrator's change. Without the row, beat
+    # takes the first change for its starting point and misses it (until it restarts).
+    apps.get_model("django_celery_beat", "PeriodicTasks").objects.update_or_create(
+        ident=1, defaults={"last_update": timezone.now()}
+    )
 
 
 def uninstall(apps, schema_editor):

@@ -10,7 +10,7 @@ from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
 from directory.models.tenants import DeprovisionAction, Tenant
 from directory.models.tokens import ScimToken
-from directory.models.users import User, UserState, UserValue
+from directory.models.users import PendingDeactivation, User, UserState, UserValue
 
 __all__ = [
     "ActorType",
@@ -21,6 +21,7 @@ __all__ = [
     "Group",
     "GroupExtensionValue",
     "Membership",
+    "PendingDeactivation",
     "ScimToken",
     "Tenant",
     "User",

@@ -220,3 +220,18 @@ class UserValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute}[{self.position}]={self.value}"
+
+
+class PendingDeactivation(models.Model):
+    """A deactivation whose consequences are still to be drawn (an outbox): written in the very
+    statement that deactivates the user and records its audit event (``event``: who, when, the
+    request), so that the deactivating request costs what any other PATCH does. The lifecycle
+    takes each row, opens the leaver's offboarding case from it and deletes it
+    (``lifecycle.deactivations``). No foreign keys: their checks would cost the hot write."""
+
+    tenant_id = models.IntegerField()
+    user_id = models.UUIDField(db_index=True)
+    event_id = models.BigIntegerField(help_text="The deactivation's audit event.")
+
+    def __str__(self) -> str:
+        return f"deactivation of {self.user_id} (event {self.event_id})"

@@ -3,6 +3,7 @@
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
@@ -57,9 +58,11 @@ def audit_event(
     target_id: object,
     target_label: str = "",
     changes: dict | None = None,
+    at: datetime | None = None,
 ) -> AuditEvent:
-    """The event ``audit_record`` appends, not saved yet (``audited_writes`` writes it with the change)."""
-    return AuditEvent(
+    """The event ``audit_record`` appends, not saved yet (``audited_writes`` writes it with the
+    change); ``at``: when it occurred, the write's own time (default: now)."""
+    event = AuditEvent(
         tenant=tenant,
         actor_type=actor.type,
         actor_token=actor.token,
@@ -72,6 +75,9 @@ def audit_event(
         changes=changes or {},
         request_id=actor.request_id,
     )
+    if at is not None:
+        event.occurred_at = at
+    return event
 
 
 def input_ignored_record(

@@ -27,6 +27,7 @@ from directory.models import (
     AuditEvent,
     Group,
     Membership,
+    PendingDeactivation,
     Tenant,
     User,
     UserExtensionValue,
@@ -429,7 +430,11 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
     announced in the write's transaction (``directory.signals``)."""
     guarded = _guarded(tenant) and not shared
     access = _access_change(user, wanted)
-    with transaction.atomic() if _sets_manager(user, wanted) or guarded or access else nullcontext():
+    # A deactivation needs no transaction of its own: its consequences are drawn from the
+    # PendingDeactivation its statement writes. A reactivation's are drawn in its transaction.
+    deactivating = access is signals.user_deactivated
+    in_transaction = _sets_manager(user, wanted) or guarded or (access is not None and not deactivating)
+    with transaction.atomic() if in_transaction else nullcontext():
         if guarded:
             schema_share(tenant=tenant)
         change = _change(tenant, user, wanted)
@@ -459,11 +464,13 @@ def _write_change(tenant: Tenant, actor: Actor, user, wanted: dict[str, Any], ig
                     target_id=user.pk,
                     target_label=change.values.get("user_name", user.user_name),
                     changes=_ignored(dict(change.audited), ignored),
+                    at=change.values["updated_at"],  # the deactivation's case is opened as of it
                 ),
                 also=partial(_reindex, tenant, user.pk, change.values, reindexed)
                 if reindexed or "extensions" in change.values
                 else None,
                 may_conflict="user_name_key" in change.values,  # userName is the user row's one unique index
+                outbox=PendingDeactivation if deactivating else None,
             )
         except IntegrityError as error:
             _taken(error, change.values.get("user_name", user.user_name))

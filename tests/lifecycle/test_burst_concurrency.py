@@ -1,13 +1,17 @@
 """Deactivations released together across a tenant's burst threshold (PostgreSQL, a live server
-of several processes): every request is answered as usual, one burst is opened (the partial unique
-index), and once the sweep has run every case of the window is quarantined in it, none twice."""
+of several processes): every request is answered as usual; two workers then open their cases at
+once (``deactivations_consume``): each case is opened once, one burst is opened (the partial
+unique index), and once the sweep has run every case of the window is quarantined in it, none
+twice."""
 
 import pytest
+from django.db import connections
 
 from directory.models import AuditEvent
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_update
 from lifecycle.burst_decisions import burst_finish, burst_release
+from lifecycle.deactivations import deactivations_consume
 from lifecycle.models import Burst, CaseState, OffboardingCase
 from lifecycle.sweep import lifecycle_sweep
 from tests.scim_api.conftest import CORE_USER
@@ -19,6 +23,13 @@ ROUNDS = 5
 DEACTIVATE = {"op": "replace", "path": "active", "value": False}
 AT_ONCE = 12
 THRESHOLD = 5
+
+
+def consume(i: int) -> int:
+    try:
+        return deactivations_consume()
+    finally:
+        connections.close_all()
 
 
 def test_deactivations_at_once_open_one_burst_and_lose_none(api, tenant, admin_user):
@@ -34,6 +45,7 @@ def test_deactivations_at_once_open_one_burst_and_lose_none(api, tenant, admin_u
         assert [status for status, _ in answers] == [200] * AT_ONCE, answers
         assert all(body["active"] is False for _, body in answers)
 
+        assert sum(at_once(2, consume)) == AT_ONCE  # two workers at once: each case opened once
         assert Burst.objects.count() == round_ + 1
         burst = Burst.objects.get(state="open")
         lifecycle_sweep()  # cases opened in the instant the burst was being opened

@@ -14,6 +14,7 @@ from django.utils import timezone
 from directory.models import AuditEvent, DeprovisionAction, Group, Membership, User
 from directory.services.tenants import tenant_update
 from lifecycle import signals
+from lifecycle.deactivations import deactivations_consume
 from lifecycle.models import CaseState, OffboardingCase, case_agrees
 from lifecycle.services import case_approve, cases_sweep
 from tests.scim_api.conftest import CORE_USER, PATCH_URN
@@ -26,10 +27,14 @@ def policy(tenant, actor, *, on_deactivate=None, on_delete=None, **settings):
     tenant_update(tenant=tenant, actor=actor, **values, **settings)
 
 
-def deactivate(scim, uid):
+def deactivate(scim, uid, *, consume: bool = True):
+    """The IdP deactivates the user; then (``consume``) the case is opened from the pending
+    deactivation, as the worker the request nudged does next."""
     operation = {"op": "replace", "path": "active", "value": False}
     response = scim.patch(f"/Users/{uid}", {"schemas": [PATCH_URN], "Operations": [operation]})
     assert response.status_code == 200, response.content
+    if consume:
+        deactivations_consume()
     return response
 
 

@@ -1,7 +1,8 @@
 """Each path of the lifecycle end to end: SCIM requests from the identity provider, decisions of
 people through the admin's case page, and everything else done by a real Celery worker (the
 filesystem broker in the SQLite pass, Redis in the PostgreSQL pass): its steps, and the sweep,
-sent to it as beat sends it. Time passes by moving a case's due dates into the past.
+sent to it as beat sends it; the cases of deactivations, opened by it from the directory's
+outbox. Time passes by moving a case's due dates into the past.
 
 joiner; leaver by deactivation and by DELETE under each policy, to the purge, which leaves no
 personal data; rehire inside the grace period (same id, groups back) and after the purge (a new
@@ -19,7 +20,8 @@ from django.utils import timezone
 from directory.models import DeprovisionAction, User, UserState
 from lifecycle.models import Burst, BurstState, CaseState, OffboardingCase
 from lifecycle.tasks import sweep
-from tests.lifecycle.test_cases import deactivate, policy
+from tests.lifecycle.test_cases import deactivate as deactivate_only
+from tests.lifecycle.test_cases import policy
 from tests.lifecycle.test_decisions import LEGAL_PERMISSIONS
 from tests.lifecycle.test_purge import leaver_body, personal_data_left
 from tests.support.processes import OutputWatcher, celery_worker, wait_until
@@ -35,6 +37,12 @@ def worker(django_db_setup, django_db_blocker) -> Iterator[OutputWatcher]:
     empties the tables, and a task left from an earlier test finds no case of its id)."""
     with django_db_blocker.unblock(), celery_worker() as running:
         yield running
+
+
+def deactivate(scim, uid) -> None:
+    """The IdP deactivates the user; the worker the request nudged opens its case."""
+    deactivate_only(scim, uid, consume=False)
+    wait_until(lambda: OffboardingCase.objects.filter(subject_id=uid).exists(), 60)
 
 
 def case_of(uid) -> OffboardingCase:

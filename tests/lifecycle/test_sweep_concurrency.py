@@ -13,6 +13,7 @@ from directory.models import AuditEvent, DeprovisionAction
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_update
 from directory.services.users import user_create, user_update
+from lifecycle.deactivations import deactivations_consume
 from lifecycle.models import CaseState, OffboardingCase
 from lifecycle.services import cases_sweep
 
@@ -38,6 +39,7 @@ def test_two_sweeps_at_once_do_each_case_once(tenant):
         ]
         for user in users:
             user_update(tenant=tenant, actor=actor, user_id=user.pk, fields={"active": False})
+        assert deactivations_consume() == CASES
         later = timezone.now() + tenant.offboarding_grace_period + timedelta(days=1)
         barrier, results, errors = threading.Barrier(2), [], []
 

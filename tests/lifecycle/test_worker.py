@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from directory.celery import app
-from directory.models import AuditEvent
+from directory.models import AuditEvent, PendingDeactivation
 from lifecycle.burst_decisions import burst_revert
 from lifecycle.models import Burst, CaseStep, OffboardingCase, StepStatus
 from lifecycle.step_runs import steps_resend
@@ -77,13 +77,19 @@ def test_a_broker_down_while_users_are_deprovisioned_loses_nothing(scim):
     try:
         ids = [scim.create_user(f"u{i}@example.com")["id"] for i in range(3)]
         for uid in ids:
-            deactivate(scim, uid)  # answered normally: access ends whatever the broker does
+            deactivate(scim, uid, consume=False)  # answered normally: access ends whatever the broker does
+        assert (
+            scim.delete(f"/Users/{ids[2]}").status_code == 204
+        )  # Entra's next step, its case in the request
     finally:
         use_broker(working)
-    cases = list(OffboardingCase.objects.filter(subject_id__in=ids).values_list("pk", flat=True))
-    assert len(cases) == 3 and not any(finished(pk) for pk in cases)
+    assert PendingDeactivation.objects.count() == 2  # the third was drained by its DELETE
+    assert [user_state(uid) for uid in ids] == ["suspended", "suspended", "deleted"]
     with celery_worker():
-        assert lifecycle_sweep()["steps_sent"] == 3  # the sweep finds what the lost nudges left
+        done = lifecycle_sweep()  # the sweep finds what the lost nudges left
+        assert (done["deactivations"], done["steps_sent"]) == (2, 3)
+        cases = list(OffboardingCase.objects.filter(subject_id__in=ids).values_list("pk", flat=True))
+        assert len(cases) == 3
         wait_until(lambda: all(finished(pk) for pk in cases), timeout=60)
 
 

@@ -1,0 +1,107 @@
+"""A deactivation's case, opened from the directory's outbox: the request writes the user, its
+audit event and a pending deactivation, and tells the host; a worker opens the case from the row
+as of the deactivation; whatever acts on the user next drains the row first, so the order holds
+(off and on again is a flap, a DELETE after it one case); two workers, or a worker and the
+user's reactivation at once (PostgreSQL, barrier-released), open each case once."""
+
+import pytest
+from django.db import connections
+
+from directory.models import AuditEvent, DeprovisionAction, PendingDeactivation
+from lifecycle.deactivations import deactivations_consume
+from lifecycle.models import CaseState, OffboardingCase
+from tests.lifecycle.test_cases import agrees, deactivate, policy, received, user_state  # noqa: F401
+from tests.scim_api.conftest import CORE_USER, PATCH_URN
+from tests.support.parallel import at_once, patch_body
+
+pytestmark = pytest.mark.django_db
+
+REACTIVATE = {"op": "replace", "path": "active", "value": True}
+
+
+def test_the_request_leaves_a_pending_deactivation_and_tells_the_host(scim, tenant, received):  # noqa: F811
+    uid = scim.create_user("ann@example.com")["id"]
+    deactivate(scim, uid, consume=False)
+    assert user_state(uid) == "suspended" and not OffboardingCase.objects.exists()
+    pending = PendingDeactivation.objects.get()
+    event = AuditEvent.objects.get(pk=pending.event_id)
+    assert (str(pending.user_id), pending.tenant_id) == (uid, tenant.pk)
+    assert event.action == "user.updated" and event.changes["active"] == {"before": True, "after": False}
+    [suspended] = received["user_suspended"]
+    assert (str(suspended["user_id"]), suspended["case"], suspended["at"]) == (uid, None, event.occurred_at)
+
+    assert deactivations_consume() == 1
+    case = OffboardingCase.objects.get(subject_id=uid)
+    assert (case.deprovisioned_at, case.opened_by) == (event.occurred_at, "token okta")
+    assert case.state == CaseState.PENDING_REVIEW and agrees(uid)
+    assert not PendingDeactivation.objects.exists()
+    assert deactivations_consume() == 0
+    assert len(received["user_suspended"]) == 1  # the worker does not tell the host again
+
+
+def test_a_reactivation_before_the_worker_is_a_flap(scim, tenant):
+    uid = scim.create_user("ann@example.com")["id"]
+    deactivate(scim, uid, consume=False)
+    assert (
+        scim.patch(f"/Users/{uid}", {"schemas": [PATCH_URN], "Operations": [REACTIVATE]}).status_code == 200
+    )
+    case = OffboardingCase.objects.get(subject_id=uid)
+    assert (case.state, case.flaps) == (CaseState.CANCELLED, 1)
+    assert user_state(uid) == "active" and not PendingDeactivation.objects.exists()
+    assert deactivations_consume() == 0 and OffboardingCase.objects.count() == 1
+
+
+def test_a_delete_before_the_worker_is_one_case(scim, tenant, system_actor):
+    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_NOW)
+    uid = scim.create_user("ann@example.com")["id"]
+    deactivate(scim, uid, consume=False)
+    assert scim.delete(f"/Users/{uid}").status_code == 204
+    case = OffboardingCase.objects.get(subject_id=uid)
+    assert case.trigger == "deactivate" and case.idp_deleted_at is not None
+    assert user_state(uid) == "deleted" and agrees(uid)
+    assert not PendingDeactivation.objects.exists()
+
+
+def test_the_worker_deletes_at_once_when_the_policy_says_so(scim, tenant, system_actor):
+    policy(tenant, system_actor, on_deactivate=DeprovisionAction.DELETE_NOW)
+    uid = scim.create_user("ann@example.com")["id"]
+    deactivate(scim, uid, consume=False)
+    assert scim.get(f"/Users/{uid}").json()["active"] is False
+    assert deactivations_consume() == 1
+    assert OffboardingCase.objects.get(subject_id=uid).state == CaseState.DELETED
+    assert scim.get(f"/Users/{uid}").status_code == 404
+
+
+ROUNDS = 10
+USERS = 4
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_and_reactivations_at_once_open_each_case_once(api, tenant):
+    """Per round: USERS deactivated users; released together, a worker consuming their pending
+    deactivations and the IdP reactivating each. Whoever comes first, each user ends active
+    with exactly one case, cancelled (opened as of its deactivation), and nothing pending."""
+    for round_ in range(ROUNDS):
+        ids = [
+            api.create("Users", {"schemas": [CORE_USER], "userName": f"r{round_}u{i}"})["id"]
+            for i in range(USERS)
+        ]
+        for uid in ids:
+            assert api("PATCH", f"/Users/{uid}", patch_body({**REACTIVATE, "value": False}))[0] == 200
+
+        def act(i: int, ids=ids):
+            if i == USERS:
+                try:
+                    return deactivations_consume()
+                finally:
+                    connections.close_all()
+            return api("PATCH", f"/Users/{ids[i]}", patch_body(REACTIVATE))[0]
+
+        results = at_once(USERS + 1, act)
+        assert results[:USERS] == [200] * USERS, results
+        assert not PendingDeactivation.objects.exists()
+        for uid in ids:
+            assert user_state(uid) == "active"
+            cases = OffboardingCase.objects.filter(subject_id=uid)
+            assert list(cases.values_list("state", flat=True)) == [CaseState.CANCELLED], (round_, uid)
