@@ -1,7 +1,7 @@
 """What the directory's services announce about users, inside the transaction of the write, so
 that the apps above (``lifecycle``) act in that same transaction: a receiver that raises undoes
-the write. Each is sent with ``tenant``, ``user_id``, ``user_name`` (as written), ``actor``
-(``services.audit.Actor``) and ``at`` (the write's time).
+the write (all but ``user_deactivated``, below). Each is sent with ``tenant``, ``user_id``,
+``user_name`` (as written), ``actor`` (``services.audit.Actor``) and ``at`` (the write's time).
 
 - ``user_deactivated``: an active user was made inactive (``active`` false or unassigned). Sent
   after the write, which needs no transaction of its own: it is committed by then unless the

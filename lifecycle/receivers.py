@@ -3,6 +3,8 @@ transaction of the SCIM write that made them: a deleted user gets its case, a re
 its case cancelled; a deactivated one is announced to the host, and its case opened by a worker
 (``lifecycle.deactivations``). Connected in ``LifecycleConfig.ready``."""
 
+import logging
+
 from django.db import transaction
 
 from directory.models import Tenant
@@ -12,14 +14,21 @@ from lifecycle.deactivations import deactivations_nudge
 from lifecycle.models import OffboardingCase, Trigger
 from lifecycle.services import case_cancel, case_open, groups_restore
 
+logger = logging.getLogger(__name__)
+
 
 def on_user_deactivated(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, **kwargs) -> None:
     """Access has ended with the write (committed by now): the host application hears of it at
-    once; a worker opens the case from the pending deactivation the write left."""
-    signals.user_suspended.send(
+    once; a worker opens the case from the pending deactivation the write left. A receiver that
+    raises is logged, not the identity provider's failure (the write has committed; the
+    ``revoke_sessions`` step, retried by the worker, is the host's guaranteed hook)."""
+    deactivations_nudge()
+    answers = signals.user_suspended.send_robust(
         sender=OffboardingCase, tenant=tenant, user_id=user_id, user_name=user_name, at=at, case=None
     )
-    deactivations_nudge()
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error("user_suspended receiver %r failed for user %s", receiver, user_id, exc_info=answer)
 
 
 def on_user_deleted(*, tenant: Tenant, user_id, user_name: str, actor: Actor, at, groups, **kwargs) -> None:

@@ -36,8 +36,12 @@ SWEEP_BATCH = 200  # cases a sweep takes at once (locked, skipping those others 
 
 
 def _open_case(user_id) -> OffboardingCase | None:
+    """The user's open case, locked, for a request that holds the user's row: NOWAIT, because a
+    sweep or an approval deleting that user holds the case and waits for the user (locks: user
+    before case for requests, case before user for deletions); the request yields at once
+    (OperationalError: SCIM answers 503 with Retry-After) instead of deadlocking."""
     return (
-        OffboardingCase.objects.select_for_update(of=("self",))
+        OffboardingCase.objects.select_for_update(of=("self",), nowait=True)
         .select_related("tenant", "user")
         .filter(user_id=user_id, state__in=OPEN_STATES)
         .first()
@@ -216,7 +220,9 @@ def _purge(case: OffboardingCase, actor: Actor, at) -> None:
     signals.user_purged.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 
 
-def cases_due(*, now=None, tenant: Tenant | None = None) -> dict[str, QuerySet[OffboardingCase]]:
+def cases_due(
+    *, now=None, tenant: Tenant | None = None, case_ids: list[int] | None = None
+) -> dict[str, QuerySet[OffboardingCase]]:
     """The cases the clock has made due, by what is due: ``deleted`` (a suspended case whose
     policy deletes when the grace period ends, or at once; or an approved one, HR's approval taking
     effect at the end of the grace period or at once), ``purged`` (deleted, purge delay over). A
@@ -235,17 +241,22 @@ def cases_due(*, now=None, tenant: Tenant | None = None) -> dict[str, QuerySet[O
     cases = OffboardingCase.objects.exclude(tenant_id__in=quarantined)
     if tenant is not None:
         cases = cases.filter(tenant=tenant)
+    if case_ids is not None:
+        cases = cases.filter(pk__in=case_ids)
     return {"deleted": cases.filter(due_deletion), "purged": cases.filter(due_purge)}
 
 
-def cases_sweep(*, now=None, tenant: Tenant | None = None, limit: int | None = None) -> dict[str, int]:
-    """Advance the cases the clock has made due (``cases_due``): deletions, then purges, a batch
-    per transaction. Each case is locked and skipped if another sweep holds it, so sweeps run at
-    once (several workers) share the work and do each case once. Returns how many of each."""
+def cases_sweep(
+    *, now=None, tenant: Tenant | None = None, limit: int | None = None, case_ids: list[int] | None = None
+) -> dict[str, int]:
+    """Advance the cases the clock has made due (``cases_due``; of ``case_ids`` only, if given):
+    deletions, then purges, a batch per transaction. Each case is locked and skipped if another
+    sweep holds it, so sweeps run at once (several workers) share the work and do each case once.
+    Returns how many of each."""
     now = now or timezone.now()
     actor = Actor.system("lifecycle sweep")
     done = {"deleted": 0, "purged": 0}
-    for kind, cases in cases_due(now=now, tenant=tenant).items():
+    for kind, cases in cases_due(now=now, tenant=tenant, case_ids=case_ids).items():
         while limit is None or done[kind] < limit:
             with transaction.atomic():
                 batch = list(

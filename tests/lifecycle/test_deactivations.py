@@ -4,8 +4,10 @@ as of the deactivation; whatever acts on the user next drains the row first, so 
 (off and on again is a flap, a DELETE after it one case); two workers, or a worker and the
 user's reactivation at once (PostgreSQL, barrier-released), open each case once."""
 
+import threading
+
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from directory.models import AuditEvent, DeprovisionAction, PendingDeactivation
 from lifecycle.deactivations import deactivations_consume
@@ -105,3 +107,75 @@ def test_a_worker_and_reactivations_at_once_open_each_case_once(api, tenant):
             assert user_state(uid) == "active"
             cases = OffboardingCase.objects.filter(subject_id=uid)
             assert list(cases.values_list("state", flat=True)) == [CaseState.CANCELLED], (round_, uid)
+
+
+def test_a_row_that_fails_is_left_and_the_others_go_on(scim, tenant, monkeypatch, caplog):
+    from lifecycle import services
+
+    ids = [scim.create_user(f"u{i}@example.com")["id"] for i in range(2)]
+    for uid in ids:
+        deactivate(scim, uid, consume=False)
+    opening = services.case_open
+
+    def case_open(**kwargs):
+        if str(kwargs["user_id"]) == ids[0]:
+            raise RuntimeError("a receiver of the host failed")
+        return opening(**kwargs)
+
+    monkeypatch.setattr(services, "case_open", case_open)
+    assert deactivations_consume() == 1
+    assert [str(p.user_id) for p in PendingDeactivation.objects.all()] == [ids[0]]  # left, whole
+    assert "left for the next pass" in caplog.text
+    assert not OffboardingCase.objects.filter(subject_id=ids[0]).exists()
+    monkeypatch.setattr(services, "case_open", opening)
+    assert deactivations_consume() == 1 and not PendingDeactivation.objects.exists()
+
+
+def test_a_host_receiver_that_fails_does_not_fail_the_deactivation(scim, tenant, caplog):
+    from lifecycle.signals import user_suspended
+
+    def failing(sender, **kwargs):
+        raise ConnectionError("session store down")
+
+    user_suspended.connect(failing)
+    try:
+        uid = scim.create_user("ann@example.com")["id"]
+        deactivate(scim, uid)  # 200: the write stands
+    finally:
+        user_suspended.disconnect(failing)
+    assert user_state(uid) == "suspended" and OffboardingCase.objects.filter(subject_id=uid).exists()
+    assert "user_suspended receiver" in caplog.text
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_reactivation_yields_to_a_deletion_holding_its_case(api, tenant):
+    """A sweep deleting the user holds its case and waits for the user's row; the reactivation
+    holds that row and needs the case: it answers 503 with Retry-After at once (NOWAIT) instead
+    of deadlocking, and changes nothing."""
+    uid = api.create("Users", {"schemas": [CORE_USER], "userName": "ann"})["id"]
+    assert api("PATCH", f"/Users/{uid}", patch_body({**REACTIVATE, "value": False}))[0] == 200
+    deactivations_consume()
+    case = OffboardingCase.objects.get(subject_id=uid)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                OffboardingCase.objects.select_for_update().get(pk=case.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        status, body = api("PATCH", f"/Users/{uid}", patch_body(REACTIVATE))
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert status == 503, body
+    assert user_state(uid) == "suspended" and OffboardingCase.objects.get(pk=case.pk).state == case.state
+    assert api("PATCH", f"/Users/{uid}", patch_body(REACTIVATE))[0] == 200  # the retry goes through
