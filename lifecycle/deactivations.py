@@ -47,7 +47,8 @@ def deactivations_consume(*, tenant: Tenant | None = None, limit: int = 1000) ->
     """Open the cases of pending deactivations, oldest first, each in a transaction of its own.
     Several workers share them: a row whose user another holds (a worker, or a request that will
     drain it) is skipped, and a nudge sent for whatever was skipped. A row that fails is logged
-    and left for the next pass; the others go on. The policy's deletion at once comes after, as
+    and left for the next sweep (not nudged: a failure that repeats must not spin); the others
+    go on. The policy's deletion at once comes after, as
     the sweep deletes (the case locked before the user's groups and row: their order for a
     deletion). Returns how many were taken."""
     pending = PendingDeactivation.objects.order_by("pk")
@@ -63,8 +64,7 @@ def deactivations_consume(*, tenant: Tenant | None = None, limit: int = 1000) ->
             with transaction.atomic():
                 outcome = _row_consume(row_id, tenants[tenant_id], user_id)
         except Exception:
-            logger.exception("pending deactivation %s of user %s: left for the next pass", row_id, user_id)
-            skipped += 1
+            logger.exception("pending deactivation %s of user %s: left for the next sweep", row_id, user_id)
             continue
         if isinstance(outcome, str):
             skipped += 1
