@@ -11,13 +11,14 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from directory.models import AuditEvent, DeprovisionAction, Group, Membership, User
+from directory.models import AuditEvent, DeprovisionAction, Group, Membership, PendingDeactivation, User
 from directory.services.tenants import tenant_update
 from lifecycle import signals
 from lifecycle.deactivations import deactivations_consume
 from lifecycle.models import CaseState, OffboardingCase, case_agrees
 from lifecycle.services import case_approve, cases_sweep
 from tests.scim_api.conftest import CORE_USER, PATCH_URN
+from tests.support.processes import wait_until
 
 DAY = timedelta(days=1)
 
@@ -35,6 +36,9 @@ def deactivate(scim, uid, *, consume: bool = True):
     assert response.status_code == 200, response.content
     if consume:
         deactivations_consume()
+        # With a worker running, it may have taken the row first: its case commits with the row's
+        # deletion.
+        wait_until(lambda: not PendingDeactivation.objects.filter(user_id=uid).exists(), timeout=30)
     return response
 
 

@@ -110,7 +110,8 @@ def test_a_leaver_under_each_policy(worker, scim, tenant, system_actor, client, 
 
     if trigger == "deactivate":
         deactivate(scim, uid)
-        if action == DeprovisionAction.DELETE_NOW:
+        if action == DeprovisionAction.DELETE_NOW:  # the worker deletes once it opened the case
+            wait_until(lambda: case_of(uid).state == CaseState.DELETED, 60)
             assert scim.get(f"/Users/{uid}").status_code == 404
         else:
             assert scim.get(f"/Users/{uid}").json()["active"] is False  # access ended in the request
