@@ -9,6 +9,7 @@ personal data; rehire inside the grace period (same id, groups back) and after t
 account); legal hold with its four-eyes release; early deletion; a burst quarantined, then
 released."""
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
@@ -17,8 +18,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from directory.celery import app
 from directory.models import DeprovisionAction, User, UserState
 from lifecycle.models import Burst, BurstState, CaseState, OffboardingCase
+from lifecycle.nudges import NUDGE_SECONDS
 from lifecycle.tasks import sweep
 from tests.lifecycle.test_cases import deactivate as deactivate_only
 from tests.lifecycle.test_cases import policy
@@ -37,6 +40,17 @@ def worker(django_db_setup, django_db_blocker) -> Iterator[OutputWatcher]:
     empties the tables, and a task left from an earlier test finds no case of its id)."""
     with django_db_blocker.unblock(), celery_worker() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def idle_worker_at_the_end(worker):
+    """Each test ends with the worker idle, so that the flush after it (TRUNCATE) meets no task of
+    its still running: a trailing nudge (due within NUDGE_SECONDS), then whatever is queued
+    before a marker task, which the worker (one process, solo) runs in order."""
+    yield
+    time.sleep(NUDGE_SECONDS + 0.2)
+    marker = app.tasks["celery.accumulate"].delay()
+    worker.wait_for(f"[{marker.id}] succeeded", timeout=60)
 
 
 def deactivate(scim, uid) -> None:
