@@ -14,7 +14,7 @@ from lifecycle import deactivations
 from lifecycle.deactivations import deactivations_consume
 from lifecycle.models import CaseState, OffboardingCase
 from tests.lifecycle.test_cases import agrees, deactivate, policy, received, user_state  # noqa: F401
-from tests.scim_api.conftest import CORE_USER, PATCH_URN
+from tests.scim_api.conftest import CORE_USER, ERROR_URN, PATCH_URN
 from tests.support.parallel import at_once, patch_body
 
 pytestmark = pytest.mark.django_db
@@ -181,5 +181,6 @@ def test_a_reactivation_yields_to_a_deletion_holding_its_case(api, tenant):
         release.set()
         holder.join(timeout=30)
     assert status == 503, body
+    assert body["schemas"] == [ERROR_URN] and body["status"] == "503" and body["detail"], body
     assert user_state(uid) == "suspended" and OffboardingCase.objects.get(pk=case.pk).state == case.state
     assert api("PATCH", f"/Users/{uid}", patch_body(REACTIVATE))[0] == 200  # the retry goes through
