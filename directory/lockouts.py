@@ -25,9 +25,11 @@ from datetime import datetime
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_ip_address, get_client_username, get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -74,18 +76,27 @@ def locked_until(request: HttpRequest, credentials: dict | None) -> datetime:
 
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse, credentials: dict):
-    """The admin's login page, 429 with Retry-After, saying that and until when it is locked."""
+    """The login page (the admin's, or the HR screen's), 429 with Retry-After, saying that and
+    until when it is locked."""
     until = locked_until(request, credentials)
     username = get_client_username(request, credentials) or ""
-    context = {
-        **admin.site.each_context(request),
-        "title": _("Log in"),
-        "app_path": request.get_full_path(),
-        "next": request.POST.get(REDIRECT_FIELD_NAME, request.GET.get(REDIRECT_FIELD_NAME, "")),
-        "form": AdminAuthenticationForm(request, initial={"username": username}),
-        "locked_until": until,
-    }
-    response = render(request, "admin/login_locked_out.html", context, status=429)
+    if request.path.startswith("/hr/"):  # the HR screen's own login (lifecycle.hr)
+        template = "hr/login.html"
+        context = {
+            "form": AuthenticationForm(request, initial={"username": username}),
+            "next": request.POST.get(REDIRECT_FIELD_NAME, ""),
+            "idle_minutes": settings.HR_SESSION_IDLE_MINUTES,
+        }
+    else:
+        template = "admin/login_locked_out.html"
+        context = {
+            **admin.site.each_context(request),
+            "title": _("Log in"),
+            "app_path": request.get_full_path(),
+            "next": request.POST.get(REDIRECT_FIELD_NAME, request.GET.get(REDIRECT_FIELD_NAME, "")),
+            "form": AdminAuthenticationForm(request, initial={"username": username}),
+        }
+    response = render(request, template, {**context, "locked_until": until}, status=429)
     response["Retry-After"] = str(max(1, int((until - timezone.now()).total_seconds())))
     return response
 

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # HR reviewers reach /hr/ only; there, idle sessions expire and dates are the reviewer's.
+    "lifecycle.hr.access.ReviewerMiddleware",
     # Last, as django-axes requires: it turns a login refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -213,6 +215,12 @@ LIFECYCLE_SWEEP_WORKERS = int(os.environ.get("LIFECYCLE_SWEEP_WORKERS", "2"))
 LIFECYCLE_STEPS = [path for path in os.environ.get("LIFECYCLE_STEPS", "").split(",") if path.strip()]
 CELERY_TIMEZONE = "UTC"
 
+# --- The HR screen (/hr/) -------------------------------------------------------------------------
+# A reviewer's session ends after this many minutes without a request (renewed by each request).
+HR_SESSION_IDLE_MINUTES = int(os.environ.get("HR_SESSION_IDLE_MINUTES", "30"))
+if HR_SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("HR_SESSION_IDLE_MINUTES must be at least 1.")
+
 # --- Email --------------------------------------------------------------------------------------------
 # The offboarding steps' messages (notify the manager) and the burst guard's alerts. Development
 # writes them to the console; production sets EMAIL_URL-style settings of its own (README).
@@ -223,6 +231,9 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "").lower() in ("1", "true", "yes")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "roster@localhost")
+# Seconds an SMTP connection may take: review notices are sent with their cases locked, so a mail
+# server that hangs must not hold them (the send fails, and the sweep sends again).
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 # Where administrators reach Roster, for the links in its emails (a burst's alert).
 ROSTER_BASE_URL = os.environ.get("ROSTER_BASE_URL", "http://127.0.0.1:8000")
 

@@ -1,4 +1,5 @@
-"""Top-level URLs: the admin and, mounted from scim_api, the SCIM endpoint."""
+"""Top-level URLs: the admin, the HR screen (lifecycle.hr) and, mounted from scim_api, the SCIM
+endpoint."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -7,6 +8,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("hr/", include("lifecycle.hr.urls")),
     path("", include("scim_api.urls")),
 ]
 

@@ -8,24 +8,22 @@ Every decision goes through ``lifecycle.burst_decisions`` or ``lifecycle.decisio
 one is a message on the page.
 """
 
-from datetime import datetime, time
-
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from directory.admin import ReadOnlyAdmin
 from directory.admin import TenantAdmin as DirectoryTenantAdmin
 from directory.errors import ServiceError
 from directory.models import AuditEvent, Tenant
+from directory.services.audit import Actor
 from lifecycle.burst_decisions import burst_release, burst_revert
-from lifecycle.decisions import case_decide, case_decisions_available
-from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase
+from lifecycle.decisions import case_decide_posted, case_decisions_available, case_stamp
+from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Reviewer
+from lifecycle.reviewers import reviewer_assign, reviewer_unassign, reviewers_group
 
 # The tenant's fields whose change applies to new cases only.
 POLICY_FIELDS = ("on_deactivate", "on_delete", "offboarding_grace_period", "purge_after")
@@ -142,22 +140,15 @@ class OffboardingCaseAdmin(ReadOnlyAdmin):
             **(extra_context or {}),
             "case": case,
             "decisions": case_decisions_available(case, request.user),
+            "stamp": case_stamp(case),
             "history": history[:500],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def decide(self, request, case_id: int):
         """The decision chosen, with its reason (and its date or successor)."""
-        decision = request.POST.get("decision", "")
         try:
-            case = case_decide(
-                case_id=case_id,
-                by=request.user,
-                decision=decision,
-                reason=request.POST.get("reason", ""),
-                until=_end_of_day(request.POST.get("until", "")),
-                successor=request.POST.get("successor", ""),
-            )
+            case = case_decide_posted(case_id=case_id, by=request.user, posted=request.POST)
         except ServiceError as error:
             messages.error(request, str(error))
         else:
@@ -165,15 +156,31 @@ class OffboardingCaseAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:lifecycle_offboardingcase_change", args=[case_id]))
 
 
-def _end_of_day(value: str) -> datetime | None:
-    """A date typed in the form (YYYY-MM-DD), as the end of that day in the server's time zone."""
-    try:
-        day = parse_date(value.strip())
-    except ValueError:
-        return None
-    if day is None:
-        return None
-    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
+@admin.register(Reviewer)
+class ReviewerAdmin(admin.ModelAdmin):
+    """HR reviewers and their tenants: saving one puts its user in the group "HR reviewers", and
+    each tenant given or taken is an audit event of that tenant (lifecycle.reviewers)."""
+
+    list_display = ["__str__", "tenant_names", "timezone"]
+    list_filter = ["tenants"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["tenants"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user").prefetch_related("tenants")
+
+    @admin.display(description="Tenants")
+    def tenant_names(self, obj):
+        return ", ".join(t.slug for t in obj.tenants.all()) or "none yet"
+
+    def save_related(self, request, form, formsets, change):
+        reviewer = form.instance
+        wanted, have = set(form.cleaned_data["tenants"]), set(reviewer.tenants.all())
+        actor = Actor.for_admin(request.user)
+        reviewer_assign(reviewer=reviewer, tenants=wanted - have, actor=actor)
+        reviewer_unassign(reviewer=reviewer, tenants=have - wanted, actor=actor)
+        reviewer.user.groups.add(reviewers_group())
 
 
 admin.site.unregister(Tenant)

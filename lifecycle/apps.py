@@ -8,8 +8,14 @@ class LifecycleConfig(AppConfig):
     def ready(self) -> None:
         # The directory announces deprovisions and reactivations in the write's transaction; the
         # cases are opened and cancelled in it (lifecycle/receivers.py).
+        from django.db.models.signals import post_migrate
+
         from directory import signals
-        from lifecycle import receivers, steps
+        from lifecycle import receivers, reviewers, steps
+
+        post_migrate.connect(
+            reviewers.reviewers_group_ensure, sender=self, dispatch_uid="lifecycle.reviewers"
+        )
 
         steps.register_builtins()
         signals.user_deactivated.connect(receivers.on_user_deactivated, dispatch_uid="lifecycle.deactivated")

@@ -21,6 +21,7 @@ from directory.services.locks import schema_share
 from directory.services.users import user_undelete, user_update
 from lifecycle.bursts import burst_alert, burst_record, burst_send, bursts_mark, cases_in_window
 from lifecycle.models import HOLDABLE, Burst, BurstState, CaseState, OffboardingCase
+from lifecycle.notifications import reviews_nudge
 from lifecycle.records import case_record
 from lifecycle.services import case_cancel, groups_restore
 
@@ -92,6 +93,7 @@ def burst_finish(*, burst_id: int) -> int:
         done += progressed
         if not ids:
             Burst.objects.filter(pk=burst.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+            reviews_nudge()  # once all are back, not per case: one email for the released cases in review
             return done
         if not progressed:
             return done  # another worker holds them: it, or the next sweep, finishes

@@ -24,7 +24,10 @@ says what a case and its user must look like together.
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -119,6 +122,14 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
     )
     steps_finished_at = models.DateTimeField(null=True, blank=True)
     steps_failed = models.BooleanField(default=False, help_text="A step failed after every retry.")
+    # Four eyes (the tenant's ``four_eyes_deletion``): the first of the two approvals a deletion needs.
+    first_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_approved_at = models.DateTimeField(null=True, blank=True)
+    first_approval_early = models.BooleanField(default=False)
+    # When the tenant's reviewers were told the case needs review (lifecycle.notifications).
+    review_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -155,6 +166,18 @@ class OffboardingCase(ConcurrentTransitionMixin, models.Model):
             ),
             # The burst guard's count: the tenant's cases opened within its window.
             models.Index(fields=["tenant", "deprovisioned_at"], name="offboarding_tenant_window"),
+            # The HR screen's list: open cases, due first (lifecycle.hr.selectors).
+            models.Index(
+                fields=["deletion_due_at", "id"],
+                condition=Q(state__in=OPEN_STATES),
+                name="offboarding_open_due",
+            ),
+            # The cases whose reviewers are still to be told (lifecycle.notifications).
+            models.Index(
+                fields=["id"],
+                condition=Q(state=CaseState.PENDING_REVIEW, review_notified_at__isnull=True),
+                name="offboarding_review_unnotified",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -307,3 +330,37 @@ class Burst(models.Model):
 
     def __str__(self) -> str:
         return f"burst {self.pk} of {self.tenant} ({self.state})"
+
+
+HR_REVIEWERS = "HR reviewers"  # the group; lifecycle.reviewers creates it with its permissions
+
+
+class Reviewer(models.Model):
+    """An HR reviewer's assignment: a Django user of the group "HR reviewers" and the tenants whose
+    offboarding cases it sees on the HR screen (``/hr/``), and nothing else of Roster."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hr_reviewer"
+    )
+    tenants = models.ManyToManyField("directory.Tenant", related_name="reviewers", blank=True)
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="An IANA time zone (Europe/Berlin) for the dates on the HR screen and in its emails; "
+        "empty: the browser's.",
+    )
+    # The daily digest's claim: the day (UTC) it was last sent (lifecycle.notifications).
+    digest_sent_on = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "HR reviewer"
+
+    def __str__(self) -> str:
+        return self.user.get_username()
+
+    def clean(self) -> None:
+        if self.timezone and self.timezone not in available_timezones():
+            raise ValidationError(
+                {"timezone": f"{self.timezone!r} is no IANA time zone (say Europe/Berlin)."}
+            )

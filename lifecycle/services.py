@@ -28,6 +28,7 @@ from lifecycle import signals
 from lifecycle.bursts import burst_guard
 from lifecycle.deactivations import deactivation_drain
 from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Trigger
+from lifecycle.notifications import reviews_nudge
 from lifecycle.records import case_event, case_record
 from lifecycle.step_runs import steps_nudge
 
@@ -105,6 +106,7 @@ def case_open(
     events = [opened]
     if case.state == CaseState.PENDING_REVIEW:
         events.append(case_event(case, actor, "review_requested", CaseState.SUSPENDED, label=label))
+        reviews_nudge()
     insert_with_events(case, events, reference="case")
     case._update_initial_state()  # django-fsm's optimistic lock: the state as inserted
     steps_nudge()
@@ -306,7 +308,9 @@ def _acting_on(case_id: int, by, permission: str, reason: str, what: str):
 
 def case_approve(*, case_id: int, by, reason: str, early: bool = False, now=None) -> OffboardingCase:
     """HR approves the deletion of a case pending review: at the end of the grace period, or at
-    once with ``early`` (a permission of its own)."""
+    once with ``early`` (a permission of its own). Under four eyes (the tenant's
+    ``four_eyes_deletion``) the first approval is recorded and the case waits for a second,
+    different reviewer's; the deletion is early only if both approved it early."""
     now = now or timezone.now()
     permission = "approve_early_deletion" if early else "review_offboarding"
     with _acting_on(
@@ -314,6 +318,20 @@ def case_approve(*, case_id: int, by, reason: str, early: bool = False, now=None
     ) as case:
         actor = Actor.for_admin(by)
         before = case.state
+        if case.tenant.four_eyes_deletion:
+            if case.state != CaseState.PENDING_REVIEW:
+                raise TransitionNotAllowed()
+            if case.first_approved_by_id is None:
+                case.first_approved_by, case.first_approved_at, case.first_approval_early = by, now, early
+                case.save(update_fields=["first_approved_by", "first_approved_at", "first_approval_early"])
+                case_record(case, actor, "approval_recorded", before, reason, early=early)
+                return case
+            if case.first_approved_by_id == by.pk:
+                raise NotPermitted(
+                    f"{by.get_username()} approved this deletion already: a second, different reviewer "
+                    "must approve it too (four eyes)."
+                )
+            early = early and case.first_approval_early
         case.approve(now=now, early=early)
         case.save()
         case_record(case, actor, "approved", before, reason, early=early)
@@ -385,6 +403,14 @@ def case_release(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
         case.release_hold(now=now)
         case.save()
         case_record(case, Actor.for_admin(by), "released", before, reason, held_by=case.held_by_id)
+    return case
+
+
+def case_note(*, case_id: int, by, reason: str) -> OffboardingCase:
+    """A note on the case's history (``reason`` is its text): for whoever reviews it next, and the
+    auditors. Changes nothing else."""
+    with _acting_on(case_id, by, "review_offboarding", reason, "add a note") as case:
+        case_record(case, Actor.for_admin(by), "noted", case.state, reason.strip())
     return case
 
 

@@ -3,10 +3,12 @@ one). Each is safe to run twice and at once on several workers."""
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from lifecycle.burst_decisions import burst_finish
 from lifecycle.bursts import burst_alert
 from lifecycle.deactivations import deactivations_consume
+from lifecycle.notifications import reviewers_digest_due, reviews_digest, reviews_notify
 from lifecycle.services import SWEEP_BATCH, cases_due, cases_sweep
 from lifecycle.step_runs import case_steps_run, steps_dispatch
 from lifecycle.sweep import lifecycle_sweep
@@ -59,3 +61,19 @@ def alert_burst(burst_id: int) -> bool:
 def finish_burst(burst_id: int) -> int:
     """Carry out an administrator's release or revert of a burst, case by case."""
     return burst_finish(burst_id=burst_id)
+
+
+@shared_task(name="lifecycle.tasks.notify_reviews")
+def notify_reviews() -> int:
+    """Tell HR reviewers of the cases newly pending review (``lifecycle.notifications.reviews_nudge``)."""
+    return reviews_notify()
+
+
+@shared_task(bind=True, name="lifecycle.tasks.review_digest", max_retries=6, default_retry_delay=600)
+def review_digest(self) -> int:
+    """The HR reviewers' daily digest, scheduled by beat ("hr-review-digest"). A digest whose send
+    failed is tried again in ten minutes, up to six times (those sent are not sent again)."""
+    sent = reviews_digest()
+    if self.request.retries < self.max_retries and reviewers_digest_due(today=timezone.now().date()).exists():
+        raise self.retry()
+    return sent

@@ -53,6 +53,12 @@ class Tenant(models.Model):
     purge_after = models.DurationField(
         default=timedelta(days=90), help_text="How long a deleted user's hidden record is kept before purge."
     )
+    # Four eyes (SOC 2 CC6.2, ISO 27001 A.5.3's segregation of duties): a deletion HR approves
+    # takes effect only once a second, different reviewer approved it too (lifecycle.services).
+    four_eyes_deletion = models.BooleanField(
+        default=False,
+        help_text="A deletion needs the approval of two different HR reviewers.",
+    )
     # The burst guard: this many deprovisions, or this share of the tenant's users, within the
     # window, and the tenant is quarantined (no deletion proceeds until an administrator decides).
     burst_count = models.PositiveIntegerField(

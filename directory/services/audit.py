@@ -27,8 +27,10 @@ class Actor:
 
     @classmethod
     def for_admin(cls, admin, request_id: str = "") -> "Actor":
+        """A person signed in: an administrator (staff), or an HR reviewer (lifecycle.reviewers)."""
+        kind = "admin" if getattr(admin, "is_staff", True) else "reviewer"
         return cls(
-            type=ActorType.ADMIN, label=f"admin {admin.get_username()}", admin=admin, request_id=request_id
+            type=ActorType.ADMIN, label=f"{kind} {admin.get_username()}", admin=admin, request_id=request_id
         )
 
     @classmethod

@@ -47,6 +47,7 @@ from directory.models import Group, Tenant, User
 # pg_advisory_xact_lock(key1, key2) keys: this module's own namespaces, then the tenant's id.
 NESTING_LOCK_NAMESPACE = 0x5C1A
 SCHEMA_LOCK_NAMESPACE = 0x5C1B
+# 0x5C1C: lifecycle.notifications (one notifier per tenant at a time). Take the next for a new one.
 
 
 def schema_share(*, tenant: Tenant, check: bool = True) -> None:

@@ -4,7 +4,16 @@ who decide (``person``)."""
 import pytest
 from django.contrib.auth.models import Permission
 
-from tests.scim_api.conftest import api, plaintext, scim, server, token, token_pair  # noqa: F401
+from tests.scim_api.conftest import (  # noqa: F401
+    api,
+    other_scim,
+    other_token_pair,
+    plaintext,
+    scim,
+    server,
+    token,
+    token_pair,
+)
 
 
 @pytest.fixture

@@ -127,10 +127,11 @@ def test_the_case_page_shows_steps_history_and_what_its_reader_may_decide(
         "hold",
         "cancel",
         "successor",
+        "note",
     ]
 
     client.force_login(person("hr", "view_offboardingcase", "review_offboarding"))
-    assert offered(client, case) == ["approve", "successor"]
+    assert offered(client, case) == ["approve", "successor", "note"]
     client.force_login(person("viewer", "view_offboardingcase"))
     assert offered(client, case) == []
     refused = decide(client, case, decision="approve", reason="left")

@@ -39,7 +39,10 @@ def test_the_default_schedule_is_installed_once(admin_client):
     schedule_migration.install(
         MigrationLoader(connection).project_state(("directory", "0021_periodic_tasks")).apps, None
     )
-    schedule = {t.name: (t.task, t.interval.every, t.interval.period) for t in PeriodicTask.objects.all()}
+    schedule = {
+        t.name: (t.task, t.interval.every, t.interval.period)
+        for t in PeriodicTask.objects.filter(interval__isnull=False)  # the digest's is a crontab
+    }
     assert schedule == {
         "worker-heartbeat": ("directory.tasks.heartbeat", 60, "seconds"),
         "lifecycle-sweep": ("lifecycle.tasks.sweep", 10, "minutes"),

@@ -56,6 +56,8 @@ class Command(BaseCommand):
                     "",
                     "Roster is running.",
                     f"  Admin:      {base}/admin/   user: admin   password: {password}",
+                    f"  HR review:  {base}/hr/   (the admin may sign in there too; add HR reviewers with "
+                    f"manage.py add_hr_reviewer NAME --tenant {DEMO_TENANT})",
                     f"  SCIM:       {base}/scim/v2/   (tenant {DEMO_TENANT})",
                     f"  Demo token: {token}",
                     f"  Try:        curl -H 'Authorization: Bearer {token}' {base}/scim/v2/Users",
