@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
@@ -20,6 +21,7 @@ from lifecycle.reviewers import reviewer_tenant_ids
 PENDING_STATES = tuple(s for s in OPEN_STATES if s != CaseState.DELETED)
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # beyond this the list says "more than 10,000" instead of counting them all
+DEPARTMENTS_SECONDS = 300
 
 
 def cases_reviewable(user) -> QuerySet[OffboardingCase]:
@@ -35,7 +37,7 @@ def cases_reviewable(user) -> QuerySet[OffboardingCase]:
 def cases_listed(cases: QuerySet[OffboardingCase]) -> QuerySet[OffboardingCase]:
     """``cases`` with what a row of the list shows, read in the same query."""
     return cases.select_related(
-        "tenant", "user", "user__manager", "burst", "held_by", "first_approved_by"
+        "tenant", "user", "user__manager", "burst", "held_by", "first_approved_by", "data_successor"
     ).annotate(sort_name=person_sort_name())
 
 
@@ -94,12 +96,15 @@ class Page:
 
 
 def page_of(cases: QuerySet, number: int) -> Page:
-    """One page of ``cases`` (ordered): two bounded queries, the page's rows (one more, to know
-    whether a next page exists) and a count that stops at COUNT_CAP + 1."""
+    """One page of ``cases`` (ordered): three bounded queries, the page's ids (one more, to know
+    whether a next page exists), their rows, and a count that stops at COUNT_CAP + 1."""
     number, size = max(1, number), PAGE_SIZE
-    rows = list(cases[(number - 1) * size : number * size + 1])
+    # The page's ids first, then its rows by id: the database joins the six tables the list shows
+    # to 51 cases, not to every case the OFFSET skips (47 ms against 5 at page 100 of 10,000).
+    ids = list(cases.values_list("pk", flat=True)[(number - 1) * size : number * size + 1])
+    found = cases.in_bulk(ids[:size]) if ids else {}
     count = cases.order_by().values("pk")[: COUNT_CAP + 1].count()
-    return Page(rows[:size], number, len(rows) > size, count, size, COUNT_CAP)
+    return Page([found[pk] for pk in ids[:size]], number, len(ids) > size, count, size, COUNT_CAP)
 
 
 def case_reviewable(user, case_id: int) -> OffboardingCase | None:
@@ -133,11 +138,22 @@ def case_leaving(case: OffboardingCase) -> dict[str, list[str]]:
     return {"groups": groups, "entitlements": [e for e in entitlements if e]}
 
 
-def cases_departments(cases: QuerySet[OffboardingCase], limit: int = 200) -> list[str]:
-    """The departments of the people in ``cases``, for the department filter's suggestions."""
-    return list(
-        cases.exclude(user__department="")
-        .order_by("user__department")
-        .values_list("user__department", flat=True)
-        .distinct()[:limit]
-    )
+def cases_departments(user, limit: int = 200) -> list[str]:
+    """The departments of the leavers ``user`` may see, for the department filter's suggestions:
+    kept DEPARTMENTS_SECONDS in the cache (per set of tenants), since finding them joins every
+    open case to its user (85 ms at 10,000 cases: the list's whole budget), and a suggestion a
+    few minutes old serves."""
+    tenant_ids = reviewer_tenant_ids(user)
+    key = "hr:departments:" + ("all" if tenant_ids is None else ",".join(map(str, sorted(tenant_ids))))
+
+    def find() -> list[str]:
+        return list(
+            cases_reviewable(user)
+            .filter(state__in=OPEN_STATES)
+            .exclude(user__department="")
+            .order_by("user__department")
+            .values_list("user__department", flat=True)
+            .distinct()[:limit]
+        )
+
+    return cache.get_or_set(key, find, DEPARTMENTS_SECONDS)

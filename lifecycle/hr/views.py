@@ -35,6 +35,7 @@ from lifecycle.hr.selectors import (
     cases_reviewable,
     page_of,
 )
+from lifecycle.models import CaseState
 from lifecycle.templatetags.hr import person_name
 
 EXPORT_FILENAME = "offboardings.csv"
@@ -64,7 +65,7 @@ def case_list(request):
     context = {
         "filter": filtered,
         "page": page,
-        "departments": cases_departments(cases_reviewable(request.user)),
+        "departments": cases_departments(request.user),
         "show_tenant": request.hr_tenant_ids is None or len(request.hr_tenant_ids) > 1,
         "no_tenants": request.hr_tenant_ids == [],
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
@@ -117,7 +118,7 @@ def case_decision(request, case_id: int):
 
 
 def _done(case, decision: str) -> str:
-    if decision in ("approve", "approve_early") and case.state == "pending_review":
+    if decision in ("approve", "approve_early") and case.state == CaseState.PENDING_REVIEW:
         return "Your approval is recorded: a second reviewer must approve the deletion too (four eyes)."
     if decision == "note":
         return "Note added to the case's history."
@@ -152,10 +153,10 @@ def bulk_approve(request):
         }
         return render(request, "hr/bulk_approve.html", context, status=400 if context["error"] else 200)
     stamps = dict(zip(request.POST.getlist("case"), request.POST.getlist("seen"), strict=False))
-    done, refused = [], []
+    done, first, refused = [], [], []
     for case in cases:
         try:
-            case_decide(
+            decided = case_decide(
                 case_id=case.pk,
                 by=request.user,
                 decision=decision,
@@ -165,10 +166,17 @@ def bulk_approve(request):
         except ServiceError as error:
             refused.append((case, error.message))
         else:
-            done.append(case)
+            (first if decided.state == CaseState.PENDING_REVIEW else done).append(case)
     if done:
         names = ", ".join(person_name(case.user) for case in done)
         messages.success(request, f"Approved the deletion of {len(done)}: {names}.")
+    if first:
+        names = ", ".join(person_name(case.user) for case in first)
+        messages.success(
+            request,
+            f"Your approval is recorded for {len(first)} (four eyes: a second reviewer must approve): "
+            f"{names}.",
+        )
     for case, why in refused:
         messages.error(request, f"Not approved: {person_name(case.user)}. {why}")
     return HttpResponseRedirect(reverse("hr:cases"))
