@@ -83,6 +83,42 @@ def run(command: list[str], env: dict[str, str] | None = None) -> int:
     return subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}).returncode
 
 
+def run_passes(pytest: list[str], passes: list[tuple[str, str, dict[str, str]]]) -> list[str]:
+    """Run the suite's passes at once (they share nothing: each its own database, broker, var/
+    and screenshots folder; they spend much of their time waiting on workers, servers and the
+    browser, so together they take little longer than the longer one): the last in the
+    foreground, the others into var/<name>.log, printed once they end. The names that failed."""
+    background = []
+    for name, what, env in passes[:-1]:
+        log = ROOT / "var" / f"test-{name.lower()}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        say(f"{what}: started, its output follows the other pass's ({log.relative_to(ROOT)})")
+        handle = log.open("w")
+        process = subprocess.Popen(
+            pytest, cwd=ROOT, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT
+        )
+        background.append((name, what, log, handle, process))
+    failed = []
+    try:
+        name, what, env = passes[-1]
+        say(what)
+        if run(pytest, env):
+            failed.append(name)
+        for name, what, log, handle, process in background:
+            code = process.wait()
+            handle.close()
+            say(f"{what}: its output")
+            sys.stdout.write(log.read_text())
+            sys.stdout.flush()
+            if code:
+                failed.append(name)
+    finally:
+        for *_, process in background:
+            if process.poll() is None:
+                process.terminate()
+    return failed
+
+
 def serve(args: list[str]) -> int:
     ensure_environment()
     return run([str(PYTHON), "manage.py", "serve", *args])
@@ -108,15 +144,17 @@ def test(args: list[str]) -> int:
         say(f"WARNING: {missing_browser}: the browser tests are SKIPPED")
 
     pytest = [str(PYTHON), "-m", "pytest", *args]
-    say("tests on SQLite, with the filesystem broker")
-    sqlite_env = {
-        "ROSTER_VAR_DIR": str(ROOT / "var" / "test-sqlite"),
-        "DATABASE_URL": "",
-        "CELERY_BROKER_URL": "",
-    }
-    if run(pytest, sqlite_env):
-        failed.append("SQLite")
-
+    passes = [
+        (
+            "SQLite",
+            "tests on SQLite, with the filesystem broker",
+            {
+                "ROSTER_VAR_DIR": str(ROOT / "var" / "test-sqlite"),
+                "DATABASE_URL": "",
+                "CELERY_BROKER_URL": "",
+            },
+        )
+    ]
     missing = [
         name
         for name, url, port in (("PostgreSQL", POSTGRES_URL, 5432), ("Redis", REDIS_URL, 6379))
@@ -130,15 +168,19 @@ def test(args: list[str]) -> int:
         else:
             say(f"WARNING: {message}: the PostgreSQL run is SKIPPED")
     else:
-        say("tests on PostgreSQL, with Celery on Redis")
-        postgres_env = {
-            "ROSTER_VAR_DIR": str(ROOT / "var" / "test-postgres"),
-            "DATABASE_URL": POSTGRES_URL,
-            "CELERY_BROKER_URL": REDIS_URL,
-            "CACHE_URL": REDIS_URL,
-        }
-        if run(pytest, postgres_env):
-            failed.append("PostgreSQL")
+        passes.append(
+            (
+                "PostgreSQL",
+                "tests on PostgreSQL, with Celery on Redis",
+                {
+                    "ROSTER_VAR_DIR": str(ROOT / "var" / "test-postgres"),
+                    "DATABASE_URL": POSTGRES_URL,
+                    "CELERY_BROKER_URL": REDIS_URL,
+                    "CACHE_URL": REDIS_URL,
+                },
+            )
+        )
+    failed += run_passes(pytest, passes)
 
     say(f"FAILED: {', '.join(failed)}" if failed else "all passed")
     return 1 if failed else 0
