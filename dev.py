@@ -16,6 +16,7 @@ are skipped with a warning, except under CI=true, where that is a failure.
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -95,7 +96,12 @@ def run_passes(pytest: list[str], passes: list[tuple[str, str, dict[str, str]]])
         say(f"{what}: started, its output follows the other pass's ({log.relative_to(ROOT)})")
         handle = log.open("w")
         process = subprocess.Popen(
-            pytest, cwd=ROOT, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT
+            pytest,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # stopped below as a group: its workers, servers and browser too
         )
         background.append((name, what, log, handle, process))
     failed = []
@@ -114,9 +120,24 @@ def run_passes(pytest: list[str], passes: list[tuple[str, str, dict[str, str]]])
                 failed.append(name)
     finally:
         for *_, process in background:
-            if process.poll() is None:
-                process.terminate()
+            _stop(process)
     return failed
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a pass still running (Ctrl-C, or the foreground pass failed to start) as pytest stops
+    on Ctrl-C, with its teardown (its workers, gunicorn and chromium go too); then for good."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGINT, 30), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
 
 
 def serve(args: list[str]) -> int:
@@ -152,6 +173,7 @@ def test(args: list[str]) -> int:
                 "ROSTER_VAR_DIR": str(ROOT / "var" / "test-sqlite"),
                 "DATABASE_URL": "",
                 "CELERY_BROKER_URL": "",
+                "CACHE_URL": "",  # files under its var/: not a Redis the other pass flushes
             },
         )
     ]

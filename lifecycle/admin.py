@@ -18,10 +18,11 @@ from django.views.decorators.http import require_POST
 from directory.admin import ReadOnlyAdmin
 from directory.admin import TenantAdmin as DirectoryTenantAdmin
 from directory.errors import ServiceError
-from directory.models import AuditEvent, Tenant
+from directory.models import Tenant
 from directory.services.audit import Actor
 from lifecycle.burst_decisions import burst_release, burst_revert
 from lifecycle.decisions import case_decide_posted, case_decisions_available, case_stamp
+from lifecycle.hr.selectors import case_history
 from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Reviewer
 from lifecycle.reviewers import reviewer_assign, reviewer_unassign, reviewers_group
 
@@ -133,15 +134,12 @@ class OffboardingCaseAdmin(ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         case = get_object_or_404(OffboardingCase.objects.select_related("held_by"), pk=object_id)
-        history = AuditEvent.objects.filter(
-            tenant_id=case.tenant_id, target_type="user", target_id=str(case.subject_id)
-        ).order_by("occurred_at", "pk")
         extra_context = {
             **(extra_context or {}),
             "case": case,
             "decisions": case_decisions_available(case, request.user),
             "stamp": case_stamp(case),
-            "history": history[:500],
+            "history": case_history(case),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

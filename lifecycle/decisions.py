@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_date
 
 from directory.errors import InvalidReference, NotAllowedNow
 from directory.identifiers import lookup_key, parse_id
-from directory.models import User
+from directory.models import User, UserState
 from lifecycle import services
 from lifecycle.models import OPEN_STATES, CaseState, OffboardingCase
 
@@ -81,6 +81,7 @@ def case_stamp(case: OffboardingCase) -> str:
         case.data_successor_id,
         case.first_approved_by_id,
         case.idp_deleted_at.isoformat() if case.idp_deleted_at else "",
+        case.tenant.four_eyes_deletion,
     )
     return hashlib.sha256(repr(seen).encode()).hexdigest()[:16]
 
@@ -100,12 +101,19 @@ def case_decide(
     the case's ``case_stamp`` when the person chose (refused if it has changed since)."""
     if decision not in DECISIONS:
         raise NotAllowedNow(f"Choose a decision: one of {', '.join(DECISIONS)}.")
+    if "\x00" in reason or "\x00" in successor:
+        raise NotAllowedNow("The text holds a NUL character, which cannot be stored: remove it.")
     if not seen:
         return _decide(
             case_id=case_id, by=by, decision=decision, reason=reason, until=until, successor=successor
         )
     with transaction.atomic():
-        case = OffboardingCase.objects.select_for_update(of=("self",)).filter(pk=case_id).first()
+        case = (
+            OffboardingCase.objects.select_for_update(of=("self",))
+            .select_related("tenant")
+            .filter(pk=case_id)
+            .first()
+        )
         if case is not None and case_stamp(case) != seen:
             raise CaseChanged(
                 f"Case {case_id} changed since you opened it: it is now {case.get_state_display().lower()}"
@@ -174,6 +182,7 @@ def _user_id(case_id: int, reference: str):
     tenant_id = OffboardingCase.objects.filter(pk=case_id).values_list("tenant_id", flat=True).first()
     found = (
         User.objects.filter(tenant_id=tenant_id, user_name_key=lookup_key(reference))
+        .exclude(state=UserState.DELETED)  # a hidden namesake is no successor
         .values_list("pk", flat=True)
         .first()
     )

@@ -17,7 +17,7 @@ import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.mail import send_mail, send_mass_mail
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -72,11 +72,12 @@ def reviews_notify(*, tenant: Tenant | None = None, now: dt.datetime | None = No
     locked (skipping those another transaction holds) and one email to each reviewer listing
     them, then marked told (``review_notified_at``) in the same transaction.
 
-    A send that raises leaves the tenant's cases unmarked, for the next run (the sweep's, within
-    minutes), and is logged; the other tenants go on. A tenant without a reviewer to tell is
-    logged (WARNING) and its cases are marked all the same: else every sweep would take them up
-    again for ever. Nothing is lost: the HR screen lists them, and the daily digest names them
-    once their deletion is due within a week. Returns how many cases were marked."""
+    Each reviewer's email is sent on its own (``_send_each``): one refused is logged and the
+    others count; if all are refused (the mail server is down), the tenant's cases stay unmarked,
+    for the next run (the sweep's, within minutes), and the other tenants go on. A tenant without
+    a reviewer to tell is logged (WARNING) and its cases are marked all the same: else every
+    sweep would take them up again for ever. Nothing is lost: the HR screen lists them, and the
+    daily digest names them once their deletion is due within a week. Returns how many cases were marked."""
     now = now or timezone.now()
     tenant_ids = (
         cases_unnotified(tenant_id=tenant.pk if tenant is not None else None)
@@ -113,7 +114,7 @@ def _tenant_notify(tenant_id: int, now: dt.datetime) -> int:
         reviewers = list(reviewers_reachable(tenant_id=tenant_id))
         if reviewers:
             context = {"tenant": tenant, "total": len(cases), "more": max(0, len(cases) - LISTED)}
-            send_mass_mail(
+            _send_each(
                 [
                     _message(
                         "emails/hr_review_needed.txt",
@@ -121,8 +122,7 @@ def _tenant_notify(tenant_id: int, now: dt.datetime) -> int:
                         {**context, "cases": [_row(case) for case in cases[:LISTED]]},
                     )
                     for reviewer in reviewers
-                ],
-                fail_silently=False,
+                ]
             )
         else:
             logger.warning(
@@ -132,6 +132,21 @@ def _tenant_notify(tenant_id: int, now: dt.datetime) -> int:
             )
         OffboardingCase.objects.filter(pk__in=[case.pk for case in cases]).update(review_notified_at=now)
     return len(cases)
+
+
+def _send_each(messages: list[tuple[str, str, str, list[str]]]) -> None:
+    """Send each reviewer its notice on its own: one refused (a bad address) is logged and does
+    not make the others be sent again; if every one fails (the mail server is down), raise, and
+    the cases wait for the next run."""
+    failures = 0
+    for subject, body, sender, recipients in messages:
+        try:
+            send_mail(subject, body, sender, recipients)
+        except Exception:  # that reviewer's address or the server: logged, the others go on
+            failures += 1
+            logger.exception("a review notice to %s failed", ", ".join(recipients))
+    if failures == len(messages):
+        raise RuntimeError(f"every review notice failed ({failures})")
 
 
 def _tenant_claim(tenant_id: int) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
+from django.core.validators import validate_email
 from django.db import transaction
 
 from directory.errors import DoesNotExist
@@ -52,21 +53,25 @@ def reviewers_group_ensure(sender, **kwargs) -> None:
 
 
 def reviewer_tenant_ids(user) -> list[int] | None:
-    """The tenants whose cases ``user`` sees on the HR screen: None for every tenant (an
-    administrator: staff who may view cases), else its assigned tenants (a reviewer: a member of
-    the group; none for anyone else). Kept on the user object for the request."""
+    """The tenants whose cases ``user`` sees on the HR screen: None for every tenant (a superuser,
+    or an administrator: staff who may view cases and is no reviewer), a reviewer's assigned
+    tenants (a member of the group who may view cases, staff or not: its assignment, not its
+    staff flag, says whose leavers it sees), none for anyone else. Kept on the user object for
+    the request."""
     if hasattr(user, "_hr_tenant_ids"):
         return user._hr_tenant_ids
-    if not user.is_active or not user.is_authenticated:
-        found: list[int] | None = []
-    elif user.is_staff and user.has_perm("lifecycle.view_offboardingcase"):
+    may_view = user.is_active and user.is_authenticated and user.has_perm("lifecycle.view_offboardingcase")
+    found: list[int] | None = []
+    if not may_view:
+        found = []
+    elif user.is_superuser:
         found = None
     elif user.groups.filter(name=HR_REVIEWERS).exists():
         found = list(
             Reviewer.tenants.through.objects.filter(reviewer__user=user).values_list("tenant_id", flat=True)
         )
-    else:
-        found = []
+    elif user.is_staff:
+        found = None
     user._hr_tenant_ids = found
     return found
 
@@ -102,6 +107,8 @@ def reviewer_add(
         elif email and not user.email:
             user.email = email
             user.save(update_fields=["email"])
+        if user.email:
+            validate_email(user.email)  # a refused address would fail every notice sent to it
         user.groups.add(reviewers_group())
         reviewer, _ = Reviewer.objects.get_or_create(user=user)
         reviewer_assign(reviewer=reviewer, tenants=tenants, actor=actor)

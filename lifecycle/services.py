@@ -33,6 +33,7 @@ from lifecycle.records import case_event, case_record
 from lifecycle.step_runs import steps_nudge
 
 FLAP_WINDOW = timedelta(days=1)  # off and on again within this is a flap, recorded on the case
+MAX_EXTENSION = timedelta(days=10 * 365)  # beyond this a grace period is a legal hold in disguise
 SWEEP_BATCH = 200  # cases a sweep takes at once (locked, skipping those others hold)
 
 
@@ -346,13 +347,18 @@ def case_extend(*, case_id: int, by, until, reason: str) -> OffboardingCase:
     with _acting_on(case_id, by, "extend_grace_period", reason, "extend the grace period") as case:
         if case.state not in (CaseState.SUSPENDED, CaseState.PENDING_REVIEW, CaseState.APPROVED):
             raise TransitionNotAllowed()
+        if until > timezone.now() + MAX_EXTENSION:
+            raise NotAllowedNow(
+                f"Extend by at most {MAX_EXTENSION.days // 365} years; for longer, place a legal hold."
+            )
         if case.deletion_due_at is not None and until <= case.deletion_due_at:
             raise NotAllowedNow(
                 f"Case {case_id} is due on {case.deletion_due_at:%Y-%m-%d %H:%M}: extend it past that."
             )
         before_due = case.deletion_due_at
         case.deletion_due_at = until
-        case.save(update_fields=["deletion_due_at"])
+        _first_approval_withdrawn(case)  # it approved the deletion as due then
+        case.save(update_fields=["deletion_due_at", "first_approved_by", "first_approved_at"])
         case_record(
             case,
             Actor.for_admin(by),
@@ -365,6 +371,12 @@ def case_extend(*, case_id: int, by, until, reason: str) -> OffboardingCase:
             },
         )
     return case
+
+
+def _first_approval_withdrawn(case: OffboardingCase) -> None:
+    """Four eyes: a first approval holds for the case as it was approved; an extension or a hold
+    changes that, and the deletion needs two approvals again."""
+    case.first_approved_by, case.first_approved_at = None, None
 
 
 def case_cancel_by(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
@@ -385,6 +397,7 @@ def case_hold(*, case_id: int, by, reason: str, now=None) -> OffboardingCase:
     with _acting_on(case_id, by, "place_legal_hold", reason, "place a legal hold") as case:
         before = case.state
         case.hold(now=now, by=by, reason=reason)
+        _first_approval_withdrawn(case)  # what a hold was placed for, HR weighs anew
         case.save()
         case_record(case, Actor.for_admin(by), "held", before, reason)
     return case

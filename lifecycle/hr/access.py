@@ -57,7 +57,9 @@ def reviewer_required(view):
     def wrapped(request, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("hr:login"))
+            # After signing in, back to the page (a form's POST-only address would answer 405).
+            back = request.get_full_path() if request.method in ("GET", "HEAD") else reverse("hr:cases")
+            return redirect_to_login(back, reverse("hr:login"))
         tenant_ids = reviewer_tenant_ids(user)
         if tenant_ids == [] and not is_reviewer(user):
             return forbidden(
@@ -76,13 +78,14 @@ class ReviewerMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/admin/") and is_reviewer(request.user):
+        path = request.path_info  # without the prefix the site may be mounted under
+        if path.startswith("/admin/") and is_reviewer(request.user):
             return forbidden(request, "HR reviewers use the HR screen only: the admin is for administrators.")
-        if request.path == "/" and is_reviewer(request.user):
+        if path == "/" and is_reviewer(request.user):
             return HttpResponseRedirect(reverse("hr:cases"))  # not to the admin, which refuses them
-        if not request.path.startswith("/hr/"):
+        if not path.startswith("/hr/"):
             return self.get_response(request)
-        if request.user.is_authenticated:
+        if request.user.is_authenticated and not request.user.is_staff:
             request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
         with timezone.override(reviewer_zone(request)):
             return self.get_response(request)

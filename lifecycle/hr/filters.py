@@ -4,7 +4,7 @@ is shown as the form's error."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import django_filters
@@ -102,6 +102,7 @@ class CaseFilter(django_filters.FilterSet):
         return cases.filter(deletion_due_at__lte=now + timedelta(days=int(value)))
 
     def filter_due_before(self, cases, name, value):
+        value = min(value, date(9998, 12, 31))  # year 10,000 is past what either database stores
         end = timezone.make_aware(datetime.combine(value, time.max))  # the reviewer's time zone
         return cases.filter(deletion_due_at__lte=end)
 

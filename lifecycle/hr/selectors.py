@@ -104,7 +104,9 @@ def page_of(cases: QuerySet, number: int) -> Page:
     ids = list(cases.values_list("pk", flat=True)[(number - 1) * size : number * size + 1])
     found = cases.in_bulk(ids[:size]) if ids else {}
     count = cases.order_by().values("pk")[: COUNT_CAP + 1].count()
-    return Page([found[pk] for pk in ids[:size]], number, len(ids) > size, count, size, COUNT_CAP)
+    # A case that left the filter between the two reads (the sweep deleted it) is left out.
+    rows = [found[pk] for pk in ids[:size] if pk in found]
+    return Page(rows, number, len(ids) > size, count, size, COUNT_CAP)
 
 
 def case_reviewable(user, case_id: int) -> OffboardingCase | None:
@@ -114,12 +116,13 @@ def case_reviewable(user, case_id: int) -> OffboardingCase | None:
 
 
 def case_history(case: OffboardingCase, limit: int = 500) -> list[AuditEvent]:
-    """Every audit event of the case's person, oldest first: its transitions, decisions and
-    notes, each with actor, time and reason (``lifecycle.records``), and the IdP's writes."""
+    """The audit events of the case's person, oldest first (the newest ``limit`` of them): its
+    transitions, decisions and notes, each with actor, time and reason (``lifecycle.records``),
+    and the IdP's writes."""
     events = AuditEvent.objects.filter(
         tenant_id=case.tenant_id, target_type="user", target_id=str(case.subject_id)
-    ).order_by("occurred_at", "pk")
-    return list(events[:limit])
+    ).order_by("-occurred_at", "-pk")
+    return list(events[:limit])[::-1]
 
 
 def case_leaving(case: OffboardingCase) -> dict[str, list[str]]:
@@ -156,4 +159,4 @@ def cases_departments(user, limit: int = 200) -> list[str]:
             .distinct()[:limit]
         )
 
-    return cache.get_or_set(key, find, DEPARTMENTS_SECONDS)
+    return cache.get_or_set(key, find, DEPARTMENTS_SECONDS) or []

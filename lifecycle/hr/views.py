@@ -35,7 +35,7 @@ from lifecycle.hr.selectors import (
     cases_reviewable,
     page_of,
 )
-from lifecycle.models import CaseState
+from lifecycle.models import CaseState, OffboardingCase
 from lifecycle.templatetags.hr import person_name
 
 EXPORT_FILENAME = "offboardings.csv"
@@ -47,6 +47,15 @@ def _filtered(request) -> CaseFilter:
     if request.hr_tenant_ids is not None:
         tenants = tenants.filter(pk__in=request.hr_tenant_ids)
     return CaseFilter(request.GET, queryset=cases_listed(cases_reviewable(request.user)), tenants=tenants)
+
+
+def _case_id(value: str) -> int | None:
+    """A case id as a form posted it, or None for anything else (\"²\", 10**20)."""
+    try:
+        pk = int(value)
+    except ValueError:
+        return None
+    return pk if str(pk) == value and 0 < pk < 2**63 else None
 
 
 def _page_number(request) -> int:
@@ -129,7 +138,7 @@ def _done(case, decision: str) -> str:
 def bulk_approve(request):
     """Approve several cases: first a page naming every person (POST from the list), then, with
     ``confirm``, each approval on its own (one refused stops none of the others)."""
-    ids = [int(v) for v in request.POST.getlist("case") if v.isdigit()]
+    ids = [pk for pk in map(_case_id, request.POST.getlist("case")) if pk is not None]
     if not ids:
         messages.error(request, "Select the cases to approve first (the boxes in the list).")
         return HttpResponseRedirect(reverse("hr:cases"))
@@ -153,7 +162,9 @@ def bulk_approve(request):
         }
         return render(request, "hr/bulk_approve.html", context, status=400 if context["error"] else 200)
     stamps = dict(zip(request.POST.getlist("case"), request.POST.getlist("seen"), strict=False))
-    done, first, refused = [], [], []
+    done: list[OffboardingCase] = []
+    first: list[OffboardingCase] = []
+    refused: list[tuple[OffboardingCase, str]] = []
     for case in cases:
         try:
             decided = case_decide(
@@ -203,7 +214,8 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        self.request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
+        if not form.get_user().is_staff:  # an administrator's session is the admin's to keep
+            self.request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
         return response
 
     def get_context_data(self, **kwargs):

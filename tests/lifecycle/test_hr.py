@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
@@ -156,6 +156,27 @@ def test_a_reviewer_reaches_neither_the_admin_nor_scim_nor_another_tenants_case(
     assert case_of(ours.subject_id).state == CaseState.APPROVED
 
 
+def test_an_administrators_session_is_not_cut_short_by_the_screen(admin_client, settings, db):
+    default = admin_client.session.get_expiry_age()
+    assert admin_client.get("/hr/").status_code == 200
+    assert admin_client.session.get_expiry_age() == default != settings.HR_SESSION_IDLE_MINUTES * 60
+
+
+def test_a_staff_reviewer_sees_its_tenants_only(client, reviewer, scim, other_scim, other_tenant):
+    leaver(scim, "ann@acme.example")
+    leaver(other_scim, "olga@globex.example")
+    user = reviewer("rita")
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
+    assert listed(client.get("/hr/")) == ["ann@acme.example"]
+
+
+def test_a_form_sent_after_the_session_ended_comes_back_to_the_list(client, reviewer, office):
+    response = client.post(f"/hr/cases/{office['ann'].pk}/decide/", {"decision": "note", "reason": "x"})
+    assert response["Location"] == "/hr/login/?next=/hr/"
+
+
 def test_someone_neither_reviewer_nor_administrator_is_refused(client, django_user_model, db):
     client.force_login(django_user_model.objects.create_user("mallory", password=PASSWORD))
     response = client.get("/hr/")
@@ -239,6 +260,10 @@ def test_a_filter_it_cannot_read_is_said_on_the_page_and_ignored(client, reviewe
     assert len(listed(too_long)) == 4
     beyond = client.get(f"/hr/?page={10**30}")  # no OFFSET the database refuses
     assert beyond.status_code == 200 and listed(beyond) == []
+    assert "Go to the first page" in text(beyond)
+    assert client.get("/hr/?due_before=9999-12-31").status_code == 200  # no year 10,000 anywhere
+    odd = client.post("/hr/approve/", {"case": ["²", str(10**20), "-1"]}, follow=True)
+    assert "Select the cases to approve first" in text(odd)
 
 
 def test_the_list_pages_and_caps_its_count(client, reviewer, office, monkeypatch):
@@ -362,6 +387,8 @@ def test_each_decision_is_recorded_with_its_reason_and_its_reviewer(
         ("successor", {"reason": "why", "successor": "nobody@acme.example"}, 400, "No user named"),
         ("release", {"reason": "why"}, 400, "cannot release the legal hold now"),
         ("teleport", {"reason": "why"}, 400, "Choose a decision"),
+        ("extend", {"reason": "for ever", "until": "9999-12-31"}, 400, "at most 10 years"),
+        ("note", {"reason": "a\x00b"}, 400, "NUL character"),
     ],
 )
 def test_a_refused_decision_changes_nothing_and_says_why(
@@ -418,6 +445,15 @@ def test_four_eyes_a_deletion_needs_two_different_reviewers(client, reviewer, of
     page = client.get(f"/hr/cases/{case.pk}/").content.decode()
     assert "a second,\n  different reviewer must approve" in page or "second, different reviewer" in page
     assert 'id="action-approve"' not in page  # not offered twice to the same person
+    # An extension withdraws the first approval: two are needed again, the first one included.
+    assert (
+        decide(
+            client, case, "extend", reason="notice", until=(timezone.localdate() + 90 * DAY).isoformat()
+        ).status_code
+        == 302
+    )
+    assert case_of(case.subject_id).first_approved_by_id is None
+    assert decide(client, case, "approve_early", reason="gone").status_code == 302
     again = decide(client, case, "approve", reason="gone")
     assert again.status_code == 403 and "approved this deletion already" in again.content.decode()
     client.force_login(sam)

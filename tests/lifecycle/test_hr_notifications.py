@@ -405,3 +405,19 @@ def test_a_long_list_names_the_soonest_and_counts_the_rest(tenant, system_actor,
     for message in (notice, digest):
         assert [line[2:4] for line in message.body.splitlines() if line.startswith("- ")] == ["u1", "u2"]
         assert "...and 1 more.\n" in message.body
+
+
+def test_one_refused_address_does_not_make_the_others_told_again(
+    tenant, other_tenant, system_actor, reviewer, refusing, caplog
+):
+    in_review(tenant, other_tenant, actor=system_actor)
+    reviewer("hr-ann", tenant)
+    reviewer("hr-bob", tenant)
+    refusing.refused = {"hr-ann@example.com"}  # for good: a wrong address
+    leaver(tenant, system_actor, "cat")
+    with caplog.at_level(logging.ERROR, logger="lifecycle.notifications"):
+        assert reviews_notify() == 1
+    assert [m.to for m in mail.outbox] == [["hr-bob@example.com"]]
+    assert "a review notice to hr-ann@example.com failed" in caplog.text
+    assert reviews_notify() == 0  # bob is not told again; ann reads the screen and the digest
+    assert [m.to for m in mail.outbox] == [["hr-bob@example.com"]]
