@@ -10,10 +10,14 @@ the session, signed but readable, and the browser sends them back), nor anywhere
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
+from directory.audit_exports import FORMATS, audit_export
 from directory.lockouts import unlocking_as
 from directory.models import (
     AuditEvent,
@@ -25,7 +29,7 @@ from directory.models import (
     UserValue,
     WorkerHeartbeat,
 )
-from directory.services.audit import Actor
+from directory.services.audit import Actor, audit_record
 from directory.services.tenants import tenant_create, tenant_update
 from directory.services.tokens import token_create, token_revoke
 
@@ -175,10 +179,73 @@ class MembershipAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
+    """The trail, read-only: filtered by tenant, actor type, action, target type and date, searched
+    by actor, target or request id, and exported as it is filtered (``export/?format=``: CSV, JSON
+    lines, OCSF; directory.audit_exports), streamed. Each export is itself an event."""
+
     list_display = ["occurred_at", "tenant", "actor_label", "action", "target_type", "target_label"]
-    list_filter = ["tenant", "action", "actor_type"]
-    search_fields = ["target_id", "target_label", "request_id"]
+    list_filter = [
+        "tenant",
+        "actor_type",
+        "target_type",
+        "action",
+        ("occurred_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["target_id", "target_label", "actor_label", "request_id"]
     show_full_result_count = False
+    change_list_template = "admin/directory/auditevent/change_list.html"
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export)
+        return [path("export/", export, name="directory_auditevent_export"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        query = request.GET.copy()
+        formats = [
+            (fmt, f"{reverse('admin:directory_auditevent_export')}?{_with(query, format=fmt)}")
+            for fmt in FORMATS
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "export_links": formats})
+
+    def export(self, request):
+        """The changelist's events, every page, in ``format``; 400 for a format it has not."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        query = request.GET.copy()
+        fmt = query.pop("format", ["csv"])[-1]
+        if fmt not in FORMATS:
+            return HttpResponseBadRequest(
+                f"format must be one of {', '.join(FORMATS)}", content_type="text/plain"
+            )
+        request.GET = query  # the changelist's own filters, without ours
+        events = self.get_changelist_instance(request).get_queryset(request).order_by("id")
+        audit_record(
+            tenant=None,
+            actor=Actor.for_admin(request.user),
+            action="audit.exported",
+            target_type="audit",
+            target_id=fmt,
+            changes={"filters": query.urlencode()},
+        )
+        response = StreamingHttpResponse(audit_export(events, fmt), content_type=EXPORT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="audit.{EXPORT_SUFFIXES[fmt]}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+    "ocsf": "application/x-ndjson",
+}
+EXPORT_SUFFIXES = {"csv": "csv", "jsonl": "jsonl", "ocsf": "ocsf.jsonl"}
+
+
+def _with(query, **values) -> str:
+    query = query.copy()
+    for key, value in values.items():
+        query[key] = value
+    return query.urlencode()
 
 
 @admin.register(WorkerHeartbeat)

@@ -85,3 +85,26 @@ def test_a_period_selects_its_events_and_a_bad_date_is_refused(trail, tmp_path):
     assert {json.loads(line)["class_uid"] for line in target.read_text().splitlines()} == {3006}
     with pytest.raises(CommandError, match="--since must be an ISO date"):
         exported("csv", "--since", "last tuesday")
+
+
+def test_the_admin_exports_the_trail_as_filtered(admin_client, trail):
+    page = admin_client.get("/admin/directory/auditevent/?tenant__id__exact=1")
+    assert page.status_code == 200 and "Export OCSF" in page.content.decode()
+    acme = AuditEvent.objects.filter(tenant__slug="acme")
+    response = admin_client.get(
+        f"/admin/directory/auditevent/export/?format=ocsf&tenant__id__exact={acme[0].tenant_id}"
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert {line["metadata"]["tenant_uid"] for line in lines} == {"acme"} and len(lines) == acme.count()
+    searched = admin_client.get("/admin/directory/auditevent/export/?format=csv&q=ben%40acme")
+    rows = list(csv.DictReader(io.StringIO(b"".join(searched.streaming_content).decode())))
+    assert rows and all("ben@acme.example" in (r["target_label"] + r["changes"]) for r in rows)
+    exported_by = AuditEvent.objects.filter(action="audit.exported").values_list("target_id", flat=True)
+    assert sorted(exported_by) == ["csv", "ocsf"]
+    assert admin_client.get("/admin/directory/auditevent/export/?format=xml").status_code == 400
+
+
+def test_the_export_needs_the_permission_to_view_the_trail(client, django_user_model, trail):
+    client.force_login(django_user_model.objects.create_user("clerk", password="x", is_staff=True))
+    assert client.get("/admin/directory/auditevent/export/?format=csv").status_code == 403
