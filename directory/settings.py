@@ -78,7 +78,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "scim_api.middleware.ScimErrorMiddleware",  # first: it answers for everything under /scim/
+    # One log record per request, whatever answered it, with its request id and caller
+    # (directory/request_log.py).
+    "directory.request_log.RequestLogMiddleware",
+    "scim_api.middleware.ScimErrorMiddleware",  # it answers for everything under /scim/
     "django.middleware.security.SecurityMiddleware",
     "directory.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -339,11 +342,23 @@ REST_FRAMEWORK: dict[str, Any] = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# LOG_FORMAT: "text" (default) or "json" (one JSON object a line: time, level, logger, message and
+# the record's fields; roster.requests writes one per request: directory/request_log.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'text' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

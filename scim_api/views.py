@@ -62,6 +62,8 @@ class ScimView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["X-Request-ID"] = getattr(self, "request_id", "")
+        # Who called, for the request's log record (directory.request_log): the token, never its secret.
+        request._request.scim_token = request.auth if isinstance(request.auth, ScimToken) else None
         return response
 
     # request.auth is ScimBearerAuthentication's ScimToken (djangorestframework-stubs name DRF's
