@@ -7,6 +7,8 @@ the page that answers the POST issuing it: never in a message (Django keeps thos
 the session, signed but readable, and the browser sends them back), nor anywhere else.
 """
 
+from datetime import timedelta
+
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin, messages
@@ -14,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
@@ -63,10 +66,61 @@ class TenantAdmin(admin.ModelAdmin):
             obj.pk = tenant_create(slug=obj.slug, actor=actor, **values).pk
 
 
+class TokenStandingFilter(admin.SimpleListFilter):
+    """Tokens by standing: in use, expiring within EXPIRY_WARNING, expired, revoked."""
+
+    title = "standing"
+    parameter_name = "standing"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("expiring", f"Expiring within {EXPIRY_WARNING.days} days"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "expiring":
+            return queryset.filter(
+                revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRY_WARNING
+            )
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+EXPIRY_WARNING = timedelta(days=14)
+
+
 @admin.register(ScimToken)
 class ScimTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "tenant", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    list_filter = ["tenant"]
+    list_display = [
+        "name",
+        "tenant",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "standing",
+        "revoked_at",
+    ]
+    list_filter = [TokenStandingFilter, "tenant"]
+
+    @admin.display(description="Standing")
+    def standing(self, token: ScimToken) -> str:
+        """Revoked, expired, expiring soon (within EXPIRY_WARNING: rotate it) or in use."""
+        now = timezone.now()
+        if token.revoked_at is not None:
+            return "revoked"
+        if token.expires_at is not None and token.expires_at <= now:
+            return "expired"
+        if token.expires_at is not None and token.expires_at <= now + EXPIRY_WARNING:
+            return f"⚠ expires in {max(0, (token.expires_at - now).days)} days: rotate it"
+        return "in use"
+
     search_fields = ["name", "prefix"]
     fields = [
         "tenant",

@@ -4,16 +4,18 @@ and nowhere else: not in a cookie, the session, the cache or the logs, nor on an
 import logging
 import pickle
 import zlib
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.core.cache import cache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.db import connection
+from django.utils import timezone
 
 import directory.admin
 from directory.models import AuditEvent, ScimToken
-from directory.services.tokens import token_create
+from directory.services.tokens import token_create, token_revoke
 
 ADD = "/admin/directory/scimtoken/add/"
 
@@ -119,3 +121,15 @@ def test_a_refused_form_issues_nothing(admin_client, tenant):
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
     assert not ScimToken.objects.exists()
+
+
+def test_tokens_expiring_within_14_days_are_flagged(admin_client, tenant, system_actor):
+    now = timezone.now()
+    token_create(tenant=tenant, name="soon", expires_at=now + timedelta(days=3, hours=1), actor=system_actor)
+    token_create(tenant=tenant, name="later", expires_at=now + timedelta(days=90), actor=system_actor)
+    gone, _ = token_create(tenant=tenant, name="gone", actor=system_actor)
+    token_revoke(token=gone, actor=system_actor)
+    page = admin_client.get("/admin/directory/scimtoken/").content.decode()
+    assert "⚠ expires in 3 days: rotate it" in page and "in use" in page and "revoked" in page
+    expiring = admin_client.get("/admin/directory/scimtoken/?standing=expiring")
+    assert [t.name for t in expiring.context["cl"].result_list] == ["soon"]
