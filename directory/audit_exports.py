@@ -5,7 +5,6 @@ memory of one chunk (``manage.py export_audit``; the admin's export offers the s
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from directory.csv_stream import csv_lines
 from directory.models import AuditEvent
 
 CHUNK = 2000
@@ -70,21 +70,15 @@ def audit_export(events: QuerySet[AuditEvent], fmt: str) -> Iterator[str]:
     return FORMATS[fmt](rows)
 
 
-class _Line:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv(rows: Iterator[dict]) -> Iterator[str]:
-    writer = csv.writer(_Line(), lineterminator="\n")
-    yield writer.writerow(CSV_HEADER)
-    for row in rows:
-        values = [row[c] for c in COLUMNS]
-        values[1] = row["occurred_at"].isoformat()
-        values[9] = json.dumps(row["changes"], sort_keys=True)
-        yield writer.writerow(
-            ["'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@")) else v for v in values]
-        )
+    return csv_lines(CSV_HEADER, (_csv_values(row) for row in rows), lineterminator="\n")
+
+
+def _csv_values(row: dict) -> list:
+    values = [row[c] for c in COLUMNS]
+    values[1] = row["occurred_at"].isoformat()
+    values[9] = json.dumps(row["changes"], sort_keys=True)
+    return values
 
 
 def _record(row: dict) -> dict[str, Any]:

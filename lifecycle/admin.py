@@ -22,8 +22,8 @@ from directory.models import Tenant
 from directory.services.audit import Actor
 from lifecycle.burst_decisions import burst_release, burst_revert
 from lifecycle.decisions import case_decide_posted, case_decisions_available, case_stamp
-from lifecycle.hr.selectors import case_history
 from lifecycle.models import OPEN_STATES, Burst, BurstState, CaseState, CaseStep, OffboardingCase, Reviewer
+from lifecycle.records import case_history
 from lifecycle.reviewers import reviewer_assign, reviewer_unassign, reviewers_group
 
 # The tenant's fields whose change applies to new cases only.

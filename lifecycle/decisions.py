@@ -6,6 +6,7 @@ both again under the case's lock and records the reason."""
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -103,24 +104,27 @@ def case_decide(
         raise NotAllowedNow(f"Choose a decision: one of {', '.join(DECISIONS)}.")
     if "\x00" in reason or "\x00" in successor:
         raise NotAllowedNow("The text holds a NUL character, which cannot be stored: remove it.")
-    if not seen:
+    # With a stamp, it is compared under the case's lock, held until the decision commits.
+    with transaction.atomic() if seen else nullcontext():
+        if seen:
+            _stamp_check(case_id, seen)
         return _decide(
             case_id=case_id, by=by, decision=decision, reason=reason, until=until, successor=successor
         )
-    with transaction.atomic():
-        case = (
-            OffboardingCase.objects.select_for_update(of=("self",))
-            .select_related("tenant")
-            .filter(pk=case_id)
-            .first()
-        )
-        if case is not None and case_stamp(case) != seen:
-            raise CaseChanged(
-                f"Case {case_id} changed since you opened it: it is now {case.get_state_display().lower()}"
-                f"{_due_text(case)}. Nothing was done; look at it again and decide anew."
-            )
-        return _decide(
-            case_id=case_id, by=by, decision=decision, reason=reason, until=until, successor=successor
+
+
+def _stamp_check(case_id: int, seen: str) -> None:
+    """Lock the case; refuse (CaseChanged) if its stamp is no longer ``seen``."""
+    case = (
+        OffboardingCase.objects.select_for_update(of=("self",))
+        .select_related("tenant")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is not None and case_stamp(case) != seen:
+        raise CaseChanged(
+            f"Case {case_id} changed since you opened it: it is now {case.get_state_display().lower()}"
+            f"{_due_text(case)}. Nothing was done; look at it again and decide anew."
         )
 
 
@@ -143,7 +147,7 @@ def _due_text(case: OffboardingCase) -> str:
 
 
 def _decide(*, case_id: int, by, decision: str, reason: str, until, successor: str) -> OffboardingCase:
-    if decision in ("approve", "approve_early"):
+    if decision in APPROVALS:
         return services.case_approve(case_id=case_id, by=by, reason=reason, early=decision == "approve_early")
     if decision == "extend":
         if until is None:

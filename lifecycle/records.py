@@ -1,5 +1,6 @@
 """A case's audit events: on its user's trail, naming the case, its state before and after, and
-the reason given (``lifecycle.services`` and ``lifecycle.bursts`` record every transition so)."""
+the reason given (``lifecycle.services`` and ``lifecycle.bursts`` record every transition so);
+and its history, read back."""
 
 from __future__ import annotations
 
@@ -50,3 +51,13 @@ def case_record(
 def case_label(case: OffboardingCase) -> str:
     user = case.user
     return user.user_name if user is not None else str(case.subject_id)
+
+
+def case_history(case: OffboardingCase, limit: int = 500) -> list[AuditEvent]:
+    """The audit events of the case's person, oldest first (the newest ``limit`` of them): its
+    transitions, decisions and notes, each with actor, time and reason (``case_event``), and the
+    IdP's writes. The admin's case page and the HR screen's show it."""
+    events = AuditEvent.objects.filter(
+        tenant_id=case.tenant_id, target_type="user", target_id=str(case.subject_id)
+    ).order_by("-occurred_at", "-pk")
+    return list(events[:limit])[::-1]

@@ -63,7 +63,7 @@ def reviewer_tenant_ids(user) -> list[int] | None:
     may_view = user.is_active and user.is_authenticated and user.has_perm("lifecycle.view_offboardingcase")
     found: list[int] | None = []
     if not may_view:
-        found = []
+        pass
     elif user.is_superuser:
         found = None
     elif user.groups.filter(name=HR_REVIEWERS).exists():

@@ -45,6 +45,13 @@ def reviewer_zone(request) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name if name in _zones() else "UTC")
 
 
+def session_idle_expiry(request, user) -> None:
+    """A reviewer's session ends HR_SESSION_IDLE_MINUTES after its last request (set again by
+    each); an administrator's is the admin's to keep."""
+    if not user.is_staff:
+        request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
+
+
 def forbidden(request, message: str):
     return render(request, "hr/forbidden.html", {"message": message}, status=403)
 
@@ -85,7 +92,7 @@ class ReviewerMiddleware:
             return HttpResponseRedirect(reverse("hr:cases"))  # not to the admin, which refuses them
         if not path.startswith("/hr/"):
             return self.get_response(request)
-        if request.user.is_authenticated and not request.user.is_staff:
-            request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
+        if request.user.is_authenticated:
+            session_idle_expiry(request, request.user)
         with timezone.override(reviewer_zone(request)):
             return self.get_response(request)

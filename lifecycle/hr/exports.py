@@ -1,16 +1,16 @@
 """The HR list as CSV: every case the reviewer's filters select (not just a page), streamed in
 chunks, dates in the reviewer's time zone. Exporting leavers' personal data is recorded in the
 audit trail of each tenant the export contains. Cells a spreadsheet would take for a formula
-are quoted (OWASP's CSV injection advice)."""
+are quoted (``directory.csv_stream``)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from directory.csv_stream import csv_lines
 from directory.models import Tenant
 from directory.services.audit import Actor, audit_record
 from lifecycle.models import OffboardingCase
@@ -35,48 +35,32 @@ HEADER = [
     "burst",
     "flaps",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Line:
-    """A file whose write returns the line, for csv.writer to stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else ""
 
 
-def _row(case: OffboardingCase) -> list[str]:
+def _row(case: OffboardingCase) -> list:
     user, manager = case.user, case.user.manager if case.user else None
     return [
-        _cell(v)
-        for v in (
-            case.pk,
-            case.tenant.name,
-            person_name(user),
-            user.user_name if user else "",
-            person_email(user),
-            user.employee_number if user else "",
-            user.title if user else "",
-            user.department if user else "",
-            person_name(manager) if manager else "",
-            case.get_state_display(),
-            f"{case.opened_by} ({case.get_trigger_display().lower()})",
-            _when(case.deprovisioned_at),
-            _when(case.deletion_due_at),
-            days_left(case.deletion_due_at),
-            case.hold_reason if case.state == "on_hold" else "",
-            case.burst_id or "",
-            case.flaps,
-        )
+        case.pk,
+        case.tenant.name,
+        person_name(user),
+        user.user_name if user else "",
+        person_email(user),
+        user.employee_number if user else "",
+        user.title if user else "",
+        user.department if user else "",
+        person_name(manager) if manager else "",
+        case.get_state_display(),
+        f"{case.opened_by} ({case.get_trigger_display().lower()})",
+        _when(case.deprovisioned_at),
+        _when(case.deletion_due_at),
+        days_left(case.deletion_due_at),
+        case.hold_reason if case.state == "on_hold" else "",
+        case.burst_id or "",
+        case.flaps,
     ]
 
 
@@ -99,8 +83,5 @@ def cases_csv(cases: QuerySet[OffboardingCase], *, by, query: str) -> Iterator[s
 def _lines(cases: QuerySet[OffboardingCase], zone) -> Iterator[str]:
     """The rows, in ``zone``: they are made as the response streams, after the request's own
     time zone (lifecycle.hr.access) has been given up."""
-    writer = csv.writer(_Line())
-    yield writer.writerow(HEADER)
     with timezone.override(zone):
-        for case in cases.iterator(chunk_size=500):
-            yield writer.writerow(_row(case))
+        yield from csv_lines(HEADER, (_row(case) for case in cases.iterator(chunk_size=500)))

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
-from directory.models import AuditEvent, Group, UserValue
+from directory.models import Group, UserValue
 from directory.models.base import casefold_key
 from lifecycle.models import OPEN_STATES, CaseState, OffboardingCase
 from lifecycle.reviewers import reviewer_tenant_ids
@@ -113,16 +113,6 @@ def case_reviewable(user, case_id: int) -> OffboardingCase | None:
     """One case ``user`` may see, with what its page shows, or None (no such case, or another
     tenant's: the two are not told apart)."""
     return cases_listed(cases_reviewable(user)).filter(pk=case_id).first()
-
-
-def case_history(case: OffboardingCase, limit: int = 500) -> list[AuditEvent]:
-    """The audit events of the case's person, oldest first (the newest ``limit`` of them): its
-    transitions, decisions and notes, each with actor, time and reason (``lifecycle.records``),
-    and the IdP's writes."""
-    events = AuditEvent.objects.filter(
-        tenant_id=case.tenant_id, target_type="user", target_id=str(case.subject_id)
-    ).order_by("-occurred_at", "-pk")
-    return list(events[:limit])[::-1]
 
 
 def case_leaving(case: OffboardingCase) -> dict[str, list[str]]:

@@ -18,16 +18,17 @@ from django.views.decorators.http import require_POST, require_safe
 from directory.errors import NotPermitted, ServiceError
 from directory.models import Tenant
 from lifecycle.decisions import (
+    APPROVALS,
     CaseChanged,
     case_decide,
     case_decide_posted,
     case_decisions_available,
     case_stamp,
 )
+from lifecycle.hr.access import session_idle_expiry
 from lifecycle.hr.exports import cases_csv
 from lifecycle.hr.filters import SORTS, CaseFilter
 from lifecycle.hr.selectors import (
-    case_history,
     case_leaving,
     case_reviewable,
     cases_departments,
@@ -36,6 +37,7 @@ from lifecycle.hr.selectors import (
     page_of,
 )
 from lifecycle.models import CaseState, OffboardingCase
+from lifecycle.records import case_history
 from lifecycle.templatetags.hr import person_name
 
 EXPORT_FILENAME = "offboardings.csv"
@@ -127,7 +129,7 @@ def case_decision(request, case_id: int):
 
 
 def _done(case, decision: str) -> str:
-    if decision in ("approve", "approve_early") and case.state == CaseState.PENDING_REVIEW:
+    if decision in APPROVALS and case.state == CaseState.PENDING_REVIEW:
         return "Your approval is recorded: a second reviewer must approve the deletion too (four eyes)."
     if decision == "note":
         return "Note added to the case's history."
@@ -214,8 +216,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        if not form.get_user().is_staff:  # an administrator's session is the admin's to keep
-            self.request.session.set_expiry(settings.HR_SESSION_IDLE_MINUTES * 60)
+        session_idle_expiry(self.request, form.get_user())
         return response
 
     def get_context_data(self, **kwargs):
