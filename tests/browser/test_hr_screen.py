@@ -203,6 +203,15 @@ def test_two_reviewers_place_and_release_a_legal_hold(new_page, scim, tenant, sy
     sign_in(rita, "rita", f"/hr/cases/{case.pk}/")
     expect(rita.get_by_role("heading", name="Ann Archer", level=1)).to_be_visible()
     expect(rita.locator("#action-release")).to_have_count(0)  # nothing is on hold yet
+    # A form the server refuses: an extension to before the case is due says why, changes nothing.
+    extend = rita.locator("#action-extend")
+    extend.get_by_label("New end of the grace period").fill(timezone.localdate().isoformat())
+    extend.get_by_label("Reason").fill("notice period")
+    extend.get_by_role("button", name="Extend the grace period").click()
+    expect(rita.get_by_role("alert")).to_contain_text("extend it past that")
+    expect(rita.locator("#action-extend").get_by_label("Reason")).to_have_value("notice period")  # kept
+    assert case_of(case.subject_id).deletion_due_at == case.deletion_due_at
+    first.shot("extension-refused")
     hold = rita.locator("#action-hold")
     hold.get_by_label("Reason").fill("Litigation: Smith v. Acme, keep every record")
     hold.get_by_role("button", name="Place a legal hold").click()
