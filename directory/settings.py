@@ -218,6 +218,12 @@ LIFECYCLE_SWEEP_WORKERS = int(os.environ.get("LIFECYCLE_SWEEP_WORKERS", "2"))
 LIFECYCLE_STEPS = [path for path in os.environ.get("LIFECYCLE_STEPS", "").split(",") if path.strip()]
 CELERY_TIMEZONE = "UTC"
 
+# --- The audit trail's hash chain (directory/services/audit_chain.py) ------------------------------
+# The key of its HMAC links. Default: derived from SECRET_KEY; set it on its own in production, so
+# that rotating SECRET_KEY leaves the chain verifiable (a chain verifies only with the key it was
+# sealed with).
+AUDIT_CHAIN_KEY = os.environ.get("AUDIT_CHAIN_KEY", "")
+
 # --- The HR screen (/hr/) -------------------------------------------------------------------------
 # A reviewer's session ends after this many minutes without a request (renewed by each request).
 HR_SESSION_IDLE_MINUTES = int(os.environ.get("HR_SESSION_IDLE_MINUTES", "30"))

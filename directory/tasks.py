@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from directory.models import WorkerHeartbeat
+from directory.services.audit_chain import audit_chain_seal_all
 
 
 @shared_task(bind=True, name="directory.tasks.heartbeat")
@@ -14,3 +15,10 @@ def heartbeat(self) -> None:
     WorkerHeartbeat.objects.update_or_create(
         hostname=self.request.hostname or socket.gethostname(), defaults={"seen_at": timezone.now()}
     )
+
+
+@shared_task(name="directory.tasks.audit_seal")
+def audit_seal() -> int:
+    """Append what has committed to each tenant's audit hash chain (beat: ``audit-seal``, every
+    minute). Idempotent, and several workers split the chains (directory.services.audit_chain)."""
+    return audit_chain_seal_all()

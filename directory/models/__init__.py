@@ -1,4 +1,4 @@
-from directory.models.audit import ActorType, AuditEvent
+from directory.models.audit import ActorType, AuditChain, AuditEvent, AuditSeal
 from directory.models.base import casefold_key, new_id
 from directory.models.extensions import (
     ExtensionAttribute,
@@ -14,7 +14,9 @@ from directory.models.users import PendingDeactivation, User, UserState, UserVal
 
 __all__ = [
     "ActorType",
+    "AuditChain",
     "AuditEvent",
+    "AuditSeal",
     "DeprovisionAction",
     "ExtensionAttribute",
     "ExtensionSchema",

@@ -78,3 +78,39 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Audit events are append-only.")
+
+
+class AuditSeal(models.Model):
+    """One event's place in its chain (directory.services.audit_chain): each tenant's events, and
+    the events of no tenant, form one chain each, in the order the sealer found them committed.
+    ``link`` is an HMAC of the previous link, this place and the event (its fields, and a digest
+    of its personal values: ``personal_digest``, so that the purge may erase the values and the
+    chain still holds). Append-only like the events (migration 0024); never updated."""
+
+    chain = models.BigIntegerField(help_text="The tenant's id; 0 for the events of no tenant.")
+    position = models.BigIntegerField()
+    # Not a foreign key: an event deleted behind the model's back must leave its seal to tell.
+    event_id = models.BigIntegerField(unique=True)
+    personal_digest = models.CharField(max_length=64)
+    link = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "position"], name="audit_seal_place")]
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} #{self.position}: event {self.event_id}"
+
+
+class AuditChain(models.Model):
+    """The head of one chain: its last place and link, and where the sealer resumes (``horizon``:
+    PostgreSQL, the snapshot its last run saw; SQLite, the last event id it sealed)."""
+
+    chain = models.BigIntegerField(primary_key=True)
+    position = models.BigIntegerField(default=0)
+    link = models.CharField(max_length=64, default="")
+    horizon = models.TextField(blank=True, default="")
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} at #{self.position}"

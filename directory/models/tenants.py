@@ -70,6 +70,19 @@ class Tenant(models.Model):
         "(0: never by share).",
     )
     burst_window = models.DurationField(default=timedelta(minutes=15), help_text="The burst guard's window.")
+    # The console's evidence pack and dashboard (issue 21): how soon access must end after the
+    # identity provider deprovisions someone (SOC 2 CC6.2, ISO 27001 A.5.18), and how long an
+    # active user may go untouched by the IdP before it is listed as a possible orphan.
+    access_ended_sla = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="How soon after the identity provider deprovisions someone their access must end; "
+        "the evidence pack lists each termination that took longer as a breach.",
+    )
+    orphan_after = models.DurationField(
+        default=timedelta(days=90),
+        help_text="An active user the identity provider has not provisioned or updated for this long "
+        "is listed on the dashboard as an orphan candidate.",
+    )
     # The trail is append-only; the purge alone may redact a person's values in it (audit_redact).
     purge_redacts_audit = models.BooleanField(
         default=True,

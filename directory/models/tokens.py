@@ -66,6 +66,11 @@ class ScimToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Rotation (directory.services.tokens.token_rotate): the token issued to replace this one;
+    # both work until this one's expires_at, the overlap's end the administrator chose.
+    rotated_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rotated_from", editable=False
+    )
 
     objects = ScimTokenManager()
 

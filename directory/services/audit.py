@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection, models
 
 from directory.models import ActorType, AuditEvent, ScimToken, Tenant
+from directory.services.audit_chain import personal_digest, redaction_mac
 
 
 @dataclass(frozen=True)
@@ -141,13 +142,15 @@ def audit_redact(
         for pk, label, changes in rewritten:
             # QuerySet.update itself: AuditEventQuerySet refuses every other caller.
             models.QuerySet.update(AuditEvent.objects.filter(pk=pk), target_label=label, changes=changes)
+    # What each event now holds, MACed, so that the hash chain still verifies it (audit_chain).
+    macs = {str(pk): redaction_mac(pk, personal_digest(label, changes)) for pk, label, changes in rewritten}
     audit_record(
         tenant=tenant,
         actor=actor,
         action="audit.redacted",
         target_type=target_type,
         target_id=target_id,
-        changes={"events": len(rewritten), **(note or {})},
+        changes={"events": len(rewritten), **(note or {}), "chain_macs": macs},
     )
     return len(rewritten)
 

@@ -46,6 +46,7 @@ def test_the_default_schedule_is_installed_once(admin_client):
     assert schedule == {
         "worker-heartbeat": ("directory.tasks.heartbeat", 60, "seconds"),
         "lifecycle-sweep": ("lifecycle.tasks.sweep", 10, "minutes"),
+        "audit-seal": ("directory.tasks.audit_seal", 60, "seconds"),
     }
     page = admin_client.get("/admin/django_celery_beat/periodictask/").content.decode()
     assert "lifecycle-sweep" in page and "worker-heartbeat" in page

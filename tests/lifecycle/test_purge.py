@@ -9,10 +9,12 @@ from django.apps import apps
 from django.db import connection
 
 from directory.models import AuditEvent, DeprovisionAction
+from directory.services.audit_chain import audit_chain_seal, audit_chain_verify
 from lifecycle.models import CaseState, CaseStep, OffboardingCase
 from lifecycle.services import case_hold, case_release, cases_sweep
 from lifecycle.step_runs import case_steps_run
 from lifecycle.steps import register, unregister
+from tests.directory.test_audit_chain import tamper
 from tests.lifecycle.test_cases import deactivate, policy
 from tests.lifecycle.test_decisions import LEGAL_PERMISSIONS
 from tests.scim_api.conftest import CORE_USER, ENTERPRISE
@@ -123,10 +125,28 @@ def test_the_purge_leaves_no_personal_data_in_any_table(scim, tenant, leaver, pe
     assert held.changes["reason"] == "[purged]'s emails are under subpoena"
     assert held.changes["state"] == {"before": "suspended", "after": "on_hold"}
     redacted = AuditEvent.objects.get(action="audit.redacted")
+    macs = redacted.changes.pop("chain_macs")
     assert redacted.changes == {
         "events": len(trail) + 2,
         "case": case.pk,
     }  # + user.deleted, offboarding.deleted
+    assert len(macs) == len(trail) + 2 and {str(pk) for pk, *_ in trail} <= set(macs)
+
+
+def test_the_hash_chain_holds_across_the_purge_and_shows_a_change_after_it(scim, tenant, leaver):
+    """The chain keeps a digest of each event's personal values, not the values: the purge erases
+    them and the chain still verifies; a change made to a redacted event afterwards shows."""
+    uid, _case = leaver
+    audit_chain_seal(tenant.pk)
+    purge_all(tenant)
+    audit_chain_seal(tenant.pk)
+    assert audit_chain_verify(tenant.pk).holds
+
+    created = AuditEvent.objects.get(target_id=uid, action="user.created")
+    assert created.target_label == "[purged]"
+    tamper("UPDATE directory_auditevent SET target_label = 'Someone Else' WHERE id = %s", [created.pk])
+    report = audit_chain_verify(tenant.pk)
+    assert report.event_id == created.pk and "label or changes" in report.broken
 
 
 def test_a_tenant_may_keep_the_values_in_its_audit_trail(scim, tenant, system_actor, leaver):
