@@ -11,9 +11,10 @@ from datetime import timedelta
 
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_variables
 
 from directory.audit_exports import FORMATS, audit_export
+from directory.errors import NotAllowedNow
 from directory.lockouts import unlocking_as
 from directory.models import (
     AuditEvent,
@@ -34,7 +36,7 @@ from directory.models import (
 )
 from directory.services.audit import Actor, audit_record
 from directory.services.tenants import tenant_create, tenant_update
-from directory.services.tokens import token_create, token_revoke
+from directory.services.tokens import token_create, token_revoke, token_rotate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -122,6 +124,13 @@ class ScimTokenAdmin(admin.ModelAdmin):
         return "in use"
 
     search_fields = ["name", "prefix"]
+    change_form_template = "admin/directory/scimtoken/change_form.html"
+
+    @admin.display(description="Rotated from")
+    def rotated_from(self, token: ScimToken) -> str:
+        replaced = ScimToken.objects.filter(rotated_to=token).first() if token.pk else None
+        return str(replaced) if replaced else "-"
+
     fields = [
         "tenant",
         "name",
@@ -131,8 +140,18 @@ class ScimTokenAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "revoked_at",
+        "rotated_to",
+        "rotated_from",
     ]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "rotated_to",
+        "rotated_from",
+    ]
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -156,28 +175,141 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
     @sensitive_variables("context")
     def response_add(self, request, obj, post_url_continue=None):
+        return self._issued(request, obj, obj.issued_plaintext)
+
+    @sensitive_variables("plaintext", "context")
+    def _issued(self, request, token: ScimToken, plaintext: str, replaced: ScimToken | None = None):
         """The token issued, shown this once, in place of the redirect (and its message) after an
-        add. ``no-store``: no cache keeps the page, nor the browser's back/forward cache."""
+        add or a rotation. ``no-store``: no cache keeps the page, nor the browser's back/forward
+        cache."""
         context = {
             **self.admin_site.each_context(request),
             "title": "SCIM token issued",
             "opts": self.opts,
-            "token": obj,
-            "plaintext": obj.issued_plaintext,
+            "token": token,
+            "plaintext": plaintext,
+            "replaced": replaced,
             "scim_urls": [
                 request.build_absolute_uri("/scim/v2/"),
-                request.build_absolute_uri(f"/scim/{obj.tenant.slug}/v2/"),
+                request.build_absolute_uri(f"/scim/{token.tenant.slug}/v2/"),
             ],
         }
         response = TemplateResponse(request, "admin/directory/scimtoken/issued.html", context)
         add_never_cache_headers(response)
         return response
 
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/rotate/",
+                self.admin_site.admin_view(self.rotate_view),
+                name="directory_scimtoken_rotate",
+            ),
+            path(
+                "<int:pk>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="directory_scimtoken_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    @sensitive_variables("plaintext")
+    def rotate_view(self, request, pk: int):
+        """Rotate one token: the form (how long the old one keeps working, when the new one
+        expires), then the new token's plaintext, once."""
+        token = self._token_to_change(request, pk)
+        form = TokenRotationForm(request.POST or None, token=token)
+        if request.method == "POST" and form.is_valid():
+            try:
+                new, plaintext = token_rotate(
+                    token=token,
+                    actor=Actor.for_admin(request.user),
+                    overlap_until=form.cleaned_data["overlap_until"],
+                    expires_at=form.cleaned_data["expires_at"],
+                )
+            except NotAllowedNow as refused:
+                form.add_error(None, str(refused))
+            else:
+                token.refresh_from_db()
+                return self._issued(request, new, plaintext, replaced=token)
+        return self._token_page(request, token, "rotate.html", f"Rotate {token}", form=form)
+
+    def revoke_view(self, request, pk: int):
+        """Revoke one token, after a confirmation page: SCIM refuses it from the next request on."""
+        token = self._token_to_change(request, pk)
+        if request.method == "POST":
+            token_revoke(token=token, actor=Actor.for_admin(request.user))
+            messages.success(
+                request, f"Revoked {token}: the identity provider's next request with it gets 401."
+            )
+            return HttpResponseRedirect(reverse("admin:directory_scimtoken_change", args=[token.pk]))
+        return self._token_page(request, token, "revoke.html", f"Revoke {token}")
+
+    def _token_to_change(self, request, pk: int) -> ScimToken:
+        token = ScimToken.objects.select_related("tenant").filter(pk=pk).first()
+        if token is None:
+            raise Http404("No such token.")
+        if not self.has_change_permission(request, token):
+            raise PermissionDenied
+        return token
+
+    def _token_page(self, request, token: ScimToken, template: str, title: str, **context):
+        return TemplateResponse(
+            request,
+            f"admin/directory/scimtoken/{template}",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "opts": self.opts,
+                "token": token,
+                **context,
+            },
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        token = ScimToken.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        extra = {"token_usable": token is not None and token.revoked_at is None and token.is_usable()}
+        if token is not None:
+            extra["token_can_rotate"] = extra["token_usable"] and token.rotated_to_id is None
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         for token in queryset:
             token_revoke(token=token, actor=Actor.for_admin(request.user))
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+class TokenRotationForm(forms.Form):
+    """How a rotation overlaps: the old token works until ``overlap_until``; the new one expires at
+    ``expires_at`` (by default after as long as the old one was issued for)."""
+
+    OVERLAPS = [(0, "Stop at once"), (1, "1 hour"), (24, "1 day"), (24 * 7, "7 days"), (24 * 30, "30 days")]
+    overlap = forms.TypedChoiceField(
+        label="The old token keeps working for",
+        choices=OVERLAPS,
+        coerce=int,
+        initial=24 * 7,
+        help_text="Time to give the identity provider the new token; both work meanwhile.",
+    )
+    expires_at = forms.DateTimeField(
+        label="The new token expires",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: never. In the server's time zone (UTC).",
+    )
+
+    def __init__(self, *args, token: ScimToken, **kwargs):
+        super().__init__(*args, **kwargs)
+        if token.expires_at is not None:
+            lifetime = token.expires_at - token.created_at
+            self.fields["expires_at"].initial = (timezone.now() + lifetime).replace(second=0, microsecond=0)
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        if "overlap" in cleaned:
+            cleaned["overlap_until"] = timezone.now() + timedelta(hours=cleaned["overlap"])
+        return cleaned
 
 
 admin.site.unregister(AccessAttempt)
@@ -248,7 +380,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["target_id", "target_label", "actor_label", "request_id"]
     show_full_result_count = False
     change_list_template = "admin/directory/auditevent/change_list.html"
-
     def get_urls(self):
         export = self.admin_site.admin_view(self.export)
         return [path("export/", export, name="directory_auditevent_export"), *super().get_urls()]

@@ -1,10 +1,11 @@
-"""Issuing and revoking SCIM bearer tokens."""
+"""Issuing, rotating and revoking SCIM bearer tokens."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from directory.errors import NotAllowedNow
 from directory.models import ScimToken, Tenant
 from directory.services.audit import Actor, audit_record
 
@@ -50,3 +51,51 @@ def token_revoke(*, token: ScimToken, actor: Actor) -> ScimToken:
             changes={"revoked_at": {"before": None, "after": _stamp(token.revoked_at)}},
         )
     return token
+
+
+# The longest two tokens of one connection may both work: long enough to change the identity
+# provider's setting in a change window, short enough that a leaked old token dies soon.
+MAX_OVERLAP = timedelta(days=30)
+
+
+@transaction.atomic
+def token_rotate(
+    *, token: ScimToken, actor: Actor, overlap_until: datetime, expires_at: datetime | None = None
+) -> tuple[ScimToken, str]:
+    """Issue a token to replace ``token`` (same tenant and name, ``expires_at`` its own); the old
+    one keeps working until ``overlap_until`` (now: at once), so that the identity provider can be
+    given the new one without a failed sync. The old token's row is locked: a parallel rotation or
+    revocation goes first or refuses this one, never two replacements. Returns the new token and
+    its plaintext (shown once)."""
+    old = ScimToken.objects.select_for_update().select_related("tenant").get(pk=token.pk)
+    now = timezone.now()
+    if old.revoked_at is not None:
+        raise NotAllowedNow("This token is revoked; issue a new token instead.")
+    if old.rotated_to_id is not None:
+        raise NotAllowedNow(f"This token was already rotated, to the token {old.rotated_to}.")
+    if old.expires_at is not None and old.expires_at <= now:
+        raise NotAllowedNow("This token has expired; issue a new token instead.")
+    if overlap_until < now - timedelta(minutes=1) or overlap_until > now + MAX_OVERLAP:
+        raise NotAllowedNow(f"The old token's end must be between now and {MAX_OVERLAP.days} days from now.")
+    if expires_at is not None and expires_at <= max(now, overlap_until):
+        raise NotAllowedNow("The new token must expire after the old one stops working.")
+    end = max(now, overlap_until)
+    if old.expires_at is not None:
+        end = min(end, old.expires_at)
+    new, plaintext = token_create(tenant=old.tenant, name=old.name, actor=actor, expires_at=expires_at)
+    before = old.expires_at
+    old.expires_at, old.rotated_to = end, new
+    old.save(update_fields=["expires_at", "rotated_to"])
+    audit_record(
+        tenant=old.tenant,
+        actor=actor,
+        action="token.rotated",
+        target_type="token",
+        target_id=old.pk,
+        target_label=f"{old.name} ({old.prefix}…)",
+        changes={
+            "expires_at": {"before": _stamp(before), "after": _stamp(end)},
+            "rotated_to": {"before": None, "after": f"{new.name} ({new.prefix}…)"},
+        },
+    )
+    return new, plaintext

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 schedule_migration = importlib.import_module("directory.migrations.0021_periodic_tasks")
+seal_migration = importlib.import_module("directory.migrations.0024_console_settings_audit_chain")
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +29,8 @@ def default_schedule():
     the migration's own historical models, as ``migrate`` runs it."""
     state = MigrationLoader(connection).project_state(("directory", "0021_periodic_tasks"))
     schedule_migration.install(state.apps, None)
+    state = MigrationLoader(connection).project_state(("directory", "0024_console_settings_audit_chain"))
+    seal_migration.install_seal_schedule(state.apps, None)
 
 
 def test_the_default_schedule_is_installed_once(admin_client):
