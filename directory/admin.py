@@ -14,6 +14,8 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -30,7 +32,6 @@ from directory.models import (
     Membership,
     ScimToken,
     Tenant,
-    User,
     UserValue,
     WorkerHeartbeat,
 )
@@ -329,19 +330,7 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
             super().delete_queryset(request, queryset)
 
 
-@admin.register(User)
-class UserAdmin(ReadOnlyAdmin):
-    list_display = ["user_name", "display_name", "tenant", "state", "is_active", "external_id", "updated_at"]
-    list_filter = ["tenant", "state"]
-    search_fields = ["user_name", "display_name", "external_id"]
-    show_full_result_count = False
-    # The raw column would show an unassigned active (an IdP removed it) as "unknown": it is not active.
-    exclude = ["active"]
-    readonly_fields = ["is_active"]
-
-    @admin.display(boolean=True, description="Active")
-    def is_active(self, user: User) -> bool:
-        return user.active is True
+# Users: the console in scim_api/admin.py (its pages render users as SCIM serves them).
 
 
 @admin.register(UserValue)
@@ -352,9 +341,47 @@ class UserValueAdmin(ReadOnlyAdmin):
 
 @admin.register(Group)
 class GroupAdmin(ReadOnlyAdmin):
-    list_display = ["display_name", "tenant", "external_id", "updated_at"]
+    """Groups with their member counts (a count per group shown, from the membership index: the
+    page's 100 groups, not every group's members), and a group's page listing its members a page
+    of MEMBERS_PER_PAGE at a time, however many it has."""
+
+    list_display = ["display_name", "tenant", "members", "external_id", "updated_at"]
     list_filter = ["tenant"]
+    list_select_related = ["tenant"]
     search_fields = ["display_name", "external_id"]
+    show_full_result_count = False
+    change_form_template = "admin/directory/group/change_form.html"
+
+    MEMBERS_PER_PAGE = 100
+
+    def get_queryset(self, request):
+        counted = (
+            Membership.objects.filter(group=OuterRef("pk")).order_by().values("group").annotate(n=Count("*"))
+        )
+        return super().get_queryset(request).annotate(member_count=Subquery(counted.values("n")))
+
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, group) -> int:
+        return group.member_count or 0
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        members = (
+            Membership.objects.filter(group_id=object_id)
+            .select_related("member_user", "member_group")
+            .only(
+                "pk",
+                "member_user",
+                "member_group",
+                "member_user__user_name",
+                "member_user__display_name",
+                "member_group__display_name",
+            )
+            .order_by("pk")
+        )
+        page = Paginator(members, self.MEMBERS_PER_PAGE).get_page(request.GET.get("members"))
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "member_page": page}
+        )
 
 
 @admin.register(Membership)
