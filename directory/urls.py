@@ -6,11 +6,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from directory.health import healthz
+from lifecycle.evidence_admin import evidence_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
-    path("admin/", admin.site.urls),
+    # The admin's own URLs, and the pages it shows beside its models' (admin:evidence_pack).
+    path("admin/", (evidence_urls(admin.site) + admin.site.get_urls(), "admin", admin.site.name)),
     path("hr/", include("lifecycle.hr.urls")),
     path("", include("scim_api.urls")),
 ]
