@@ -35,6 +35,7 @@ from directory.models import (
     UserValue,
     WorkerHeartbeat,
 )
+from directory.request_selectors import token_requests_by_day
 from directory.services.audit import Actor, audit_record
 from directory.services.tenants import tenant_create, tenant_update
 from directory.services.tokens import token_create, token_revoke, token_rotate
@@ -96,6 +97,7 @@ class TokenStandingFilter(admin.SimpleListFilter):
 
 
 EXPIRY_WARNING = timedelta(days=14)
+REQUEST_DAYS = 30  # a token's page shows its requests and errors per day over these
 
 
 @admin.register(ScimToken)
@@ -269,9 +271,18 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         token = ScimToken.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
-        extra = {"token_usable": token is not None and token.revoked_at is None and token.is_usable()}
+        extra: dict[str, object] = {
+            "token_usable": token is not None and token.revoked_at is None and token.is_usable()
+        }
         if token is not None:
             extra["token_can_rotate"] = extra["token_usable"] and token.rotated_to_id is None
+            days = token_requests_by_day(token=token, days=REQUEST_DAYS)
+            extra["request_days"] = [day for day in reversed(days) if day.requests]
+            extra["request_totals"] = {
+                "requests": sum(day.requests for day in days),
+                "errors": sum(day.errors for day in days),
+                "days": REQUEST_DAYS,
+            }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.action(description="Revoke the selected tokens")
@@ -407,6 +418,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["target_id", "target_label", "actor_label", "request_id"]
     show_full_result_count = False
     change_list_template = "admin/directory/auditevent/change_list.html"
+    readonly_fields = ["scim_request"]
+
+    @admin.display(description="SCIM request")
+    def scim_request(self, obj):
+        """The logged request that caused the event (directory/admin_requests.py)."""
+        return admin_requests.scim_request_link(obj)
+
     def get_urls(self):
         export = self.admin_site.admin_view(self.export)
         return [path("export/", export, name="directory_auditevent_export"), *super().get_urls()]
@@ -465,5 +483,6 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["hostname", "seen_at"]
 
 
-# The extension schemas' pages (directory/extension_admin.py), registered with this site.
-from directory import extension_admin  # noqa: E402, F401
+# The extension schemas' pages (directory/extension_admin.py) and the SCIM request log's
+# (directory/admin_requests.py), registered with this site.
+from directory import admin_requests, extension_admin  # noqa: E402, F401

@@ -81,6 +81,9 @@ MIDDLEWARE = [
     # One log record per request, whatever answered it, with its request id and caller
     # (directory/request_log.py).
     "directory.request_log.RequestLogMiddleware",
+    # /scim/'s request log, per-day counts and metrics: outside the error middleware, so that it
+    # sees every answer as sent, a 500 included (scim_api/traffic.py).
+    "scim_api.traffic.ScimTrafficMiddleware",
     "scim_api.middleware.ScimErrorMiddleware",  # it answers for everything under /scim/
     "django.middleware.security.SecurityMiddleware",
     "directory.csp.CSPMiddleware",
@@ -310,6 +313,9 @@ STORAGES = {
 # --- Production hardening: what `manage.py check --deploy` asks for --------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    # Prometheus scrapes a web process directly, over loopback and plain HTTP (directory/metrics.py):
+    # a redirect would only fail it (a bearer token sent that way was sent before any redirect).
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
     if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
         # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -389,3 +395,27 @@ SCIM_RATE_LIMIT_PER_MINUTE = int(os.environ.get("SCIM_RATE_LIMIT_PER_MINUTE", "6
 # carries many resources, so it is larger than SCIM_MAX_PAYLOAD_BYTES). 413 beyond either.
 SCIM_BULK_MAX_OPERATIONS = int(os.environ.get("SCIM_BULK_MAX_OPERATIONS", "1000"))
 SCIM_BULK_MAX_PAYLOAD_BYTES = int(os.environ.get("SCIM_BULK_MAX_PAYLOAD_BYTES", str(8 * 1024 * 1024)))
+
+# --- The SCIM request log and /metrics ------------------------------------------------------------
+# Every SCIM write and every failed request, with its redacted body, kept SCIM_REQUEST_LOG_DAYS
+# (pruned hourly by the periodic task "scim-request-log-prune"); successful reads are only counted,
+# per token and day. Each process keeps its rows and counts and writes them at most every
+# SCIM_REQUEST_LOG_FLUSH_SECONDS, and at its exit (directory/request_buffer.py).
+SCIM_REQUEST_LOG = env_bool("SCIM_REQUEST_LOG", default=True)
+SCIM_REQUEST_LOG_DAYS = int(os.environ.get("SCIM_REQUEST_LOG_DAYS", "30"))
+SCIM_REQUEST_LOG_FLUSH_SECONDS = float(os.environ.get("SCIM_REQUEST_LOG_FLUSH_SECONDS", "5"))
+if SCIM_REQUEST_LOG_DAYS < 1 or SCIM_REQUEST_LOG_FLUSH_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "SCIM_REQUEST_LOG_DAYS must be at least 1 and SCIM_REQUEST_LOG_FLUSH_SECONDS at least 0."
+    )
+# /metrics (Prometheus; directory/metrics.py). With METRICS_TOKEN it asks for
+# "Authorization: Bearer <METRICS_TOKEN>"; without, it answers loopback addresses only.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+if METRICS_ENABLED:
+    # prometheus-client's multiprocess mode: each process (gunicorn's and Celery's workers) writes
+    # its samples to files here, and a scrape of any web process sums them all. Set before
+    # prometheus_client is imported (it picks its storage then); empty it when the service starts.
+    METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "metrics")
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)

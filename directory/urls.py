@@ -6,11 +6,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from directory.health import healthz
+from directory.metrics import metrics
 from lifecycle.evidence_admin import evidence_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # The admin's own URLs, and the pages it shows beside its models' (admin:evidence_pack).
     path("admin/", (evidence_urls(admin.site) + admin.site.get_urls(), "admin", admin.site.name)),
     path("hr/", include("lifecycle.hr.urls")),

@@ -10,8 +10,9 @@ class LifecycleConfig(AppConfig):
         # cases are opened and cancelled in it (lifecycle/receivers.py).
         from django.db.models.signals import post_migrate
 
-        from directory import signals
+        from directory import metrics, signals
         from lifecycle import receivers, reviewers, steps
+        from lifecycle.metrics import LifecycleCollector
 
         post_migrate.connect(
             reviewers.reviewers_group_ensure, sender=self, dispatch_uid="lifecycle.reviewers"
@@ -22,3 +23,6 @@ class LifecycleConfig(AppConfig):
         signals.user_deleted.connect(receivers.on_user_deleted, dispatch_uid="lifecycle.deleted")
         signals.user_activated.connect(receivers.on_user_activated, dispatch_uid="lifecycle.activated")
         signals.user_restored.connect(receivers.on_user_restored, dispatch_uid="lifecycle.restored")
+
+        # Open cases and bursts, read at each scrape of /metrics.
+        metrics.scrape_collector_register(LifecycleCollector())

@@ -20,6 +20,7 @@ from directory.errors import (
     ServiceError,
     VersionMismatch,
 )
+from scim_api.request_ids import with_request_id
 from scim_api.schema import ERROR
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,8 @@ _DRF_SCIM_TYPES = {drf.ParseError: "invalidSyntax"}
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER for the SCIM views: every error is an Error document, a service's
-    refusal included (``SERVICE_ERRORS``)."""
+    refusal included (``SERVICE_ERRORS``), its detail ending with the request's id. (A Bulk
+    operation's error, inside a 200, does not repeat it: the response's header has it.)"""
     if isinstance(exc, ServiceError):
         exc = scim_error_of(exc)
     elif isinstance(exc, OperationalError | InterfaceError):
@@ -196,7 +198,7 @@ def exception_handler(exc, context):
         exc = database_unavailable(exc, f"{request.method} {request.path}" if request else "a request")
     if isinstance(exc, ScimError):
         return Response(
-            error_document(exc.status_code, exc.detail, exc.scim_type),
+            error_document(exc.status_code, with_request_id(exc.detail), exc.scim_type),
             status=exc.status_code,
             headers=exc.headers,
         )
@@ -215,7 +217,9 @@ def exception_handler(exc, context):
         detail = exc.detail if isinstance(exc.detail, str) else _flatten(exc.detail)
         scim_type = next((t for cls, t in _DRF_SCIM_TYPES.items() if isinstance(exc, cls)), None)
         return Response(
-            error_document(exc.status_code, str(detail), scim_type), status=exc.status_code, headers=headers
+            error_document(exc.status_code, with_request_id(str(detail)), scim_type),
+            status=exc.status_code,
+            headers=headers,
         )
     return None  # anything else is a bug: Django's 500 handler answers (see server_error)
 
@@ -230,7 +234,7 @@ def _flatten(detail) -> str:
 
 def scim_json_response(status: int, detail: str, scim_type: str | None = None) -> JsonResponse:
     return JsonResponse(
-        error_document(status, detail, scim_type),
+        error_document(status, with_request_id(detail), scim_type),
         status=status,
         content_type=SCIM_CONTENT_TYPE,
         json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},

@@ -124,4 +124,8 @@ class ScimJSONParser(BaseParser):
             raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
         if not raw.strip():
             raise InvalidSyntax("The request body is empty; a JSON object was expected.")
-        return parse_json_bytes(raw)
+        value = parse_json_bytes(raw)
+        if request is not None:
+            # For the request log (scim_api/traffic.py), which keeps it redacted once answered.
+            request._request.scim_body = value
+        return value

@@ -1,7 +1,5 @@
 """SCIM endpoints. Views parse the request, call one resource handler, and render."""
 
-import re
-import uuid
 from itertools import groupby
 from operator import itemgetter
 from typing import cast
@@ -26,6 +24,7 @@ from scim_api.negotiation import ScimContentNegotiation
 from scim_api.parsers import ScimJSONParser
 from scim_api.projection import Projection
 from scim_api.renderers import ScimJSONRenderer
+from scim_api.request_ids import request_id_of
 from scim_api.resources import RESOURCES, with_current_schemas
 from scim_api.schema import LIST_RESPONSE
 from scim_api.throttling import TokenRateThrottle
@@ -40,7 +39,6 @@ SEARCH_PARAMETERS = (
     "excludedAttributes",
     "cursor",
 )
-_REQUEST_ID = re.compile(r"^[\w.:-]{1,64}$")
 
 
 class ScimView(APIView):
@@ -55,15 +53,17 @@ class ScimView(APIView):
         return exception_handler
 
     def initial(self, request, *args, **kwargs):
-        given = request.META.get("HTTP_X_REQUEST_ID", "")
-        self.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        super().initial(request, *args, **kwargs)
+        self.request_id = request_id_of(request._request)  # ScimErrorMiddleware chose it
+        try:
+            super().initial(request, *args, **kwargs)
+        finally:
+            # Who called, for the request's log record (directory.request_log) and the request log
+            # (scim_api.traffic), should the view fail too: the token, never its secret.
+            request._request.scim_token = request.auth if isinstance(request.auth, ScimToken) else None
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["X-Request-ID"] = getattr(self, "request_id", "")
-        # Who called, for the request's log record (directory.request_log): the token, never its secret.
-        request._request.scim_token = request.auth if isinstance(request.auth, ScimToken) else None
         return response
 
     # request.auth is ScimBearerAuthentication's ScimToken (djangorestframework-stubs name DRF's

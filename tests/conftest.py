@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
+from directory.request_buffer import BUFFER
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_create
 
@@ -23,6 +24,18 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _request_log_kept(settings):
+    """The request log's rows and counts of a test's SCIM requests are kept in the process
+    (directory/request_buffer.py) and written only when the test asks: a flush due in the middle of
+    a later test would write there rows of tokens rolled back, and statements its query counts do
+    not expect."""
+    settings.SCIM_REQUEST_LOG_FLUSH_SECONDS = 3600
+    BUFFER.take()
+    yield
+    BUFFER.take()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from directory.models.extensions import (
 )
 from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
+from directory.models.requests import ScimRequest, ScimRequestDay
 from directory.models.tenants import DeprovisionAction, Tenant
 from directory.models.tokens import ScimToken
 from directory.models.users import PendingDeactivation, User, UserState, UserValue
@@ -24,6 +25,8 @@ __all__ = [
     "GroupExtensionValue",
     "Membership",
     "PendingDeactivation",
+    "ScimRequest",
+    "ScimRequestDay",
     "ScimToken",
     "Tenant",
     "User",

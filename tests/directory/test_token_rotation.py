@@ -191,3 +191,19 @@ def test_a_rotation_and_a_revocation_at_once_never_leave_a_replacement_of_a_revo
     assert old.revoked_at is not None
     # Either the rotation went first (a replacement exists, and works), or it was refused.
     assert ScimToken.objects.filter(tenant=old.tenant).count() == (2 if old.rotated_to_id else 1)
+
+
+def test_a_tokens_page_shows_its_requests_and_errors_per_day(admin_client, okta):
+    from directory.models import ScimRequestDay
+
+    token, _ = okta
+    today = timezone.now().date()
+    ScimRequestDay.objects.create(tenant=token.tenant, token=token, day=today, reads=7, writes=2, errors=1)
+    ScimRequestDay.objects.create(
+        tenant=token.tenant, token=token, day=today - timedelta(days=3), reads=4, writes=0, errors=2
+    )
+    ScimRequestDay.objects.create(tenant=token.tenant, token=token, day=today - timedelta(days=40), reads=99)
+    page = admin_client.get(f"/admin/directory/scimtoken/{token.pk}/change/").content.decode()
+    assert "Requests, last 30 days: 16, of which 3 refused or failed" in page
+    assert re.search(rf"<td>{today:%Y-%m-%d}</td><td>7</td><td>2</td><td>1</td>", page)
+    assert f"<td>{today - timedelta(days=3):%Y-%m-%d}</td><td>4</td>" in page

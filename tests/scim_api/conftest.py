@@ -3,6 +3,7 @@ client (real requests through the whole middleware and URL stack), and helpers t
 documents and that a refused request left the database exactly as it was."""
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,12 @@ def assert_scim_error(response, status: int, scim_type: str | None = None, *, de
     assert "Traceback" not in text and 'File "' not in text, text
     assert set(body) <= {"schemas", "status", "scimType", "detail"}, body
     return body
+
+
+def without_request_id(detail: str) -> str:
+    """An error's detail less the request id every error ends with (scim_api/request_ids.py), to
+    compare the details of two requests."""
+    return re.sub(r" \(request id [\w.:-]+\)$", "", detail)
 
 
 def snapshot() -> dict:

@@ -14,6 +14,7 @@ from django.test import Client
 
 from directory.services.tokens import token_create
 from scim_api import paging
+from tests.scim_api.conftest import without_request_id
 
 SCIM_JSON = "application/scim+json"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -110,7 +111,7 @@ def assert_error(response, scim_type: str, detail: str | None = None) -> dict:
     assert body["detail"]
     assert "Traceback" not in body["detail"]
     if detail is not None:
-        assert body["detail"] == detail
+        assert without_request_id(body["detail"]) == detail
     return body
 
 
