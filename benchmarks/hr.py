@@ -78,6 +78,8 @@ class Site:
     case_ids: list[int]
     deep_page: int
     counter: count = field(default_factory=count)
+    kinds: tuple[str, ...] = KINDS
+    row_marker: bytes = b'name="case" value="'  # what each listed row has once
 
     def path(self, kind: str) -> str:
         n = next(self.counter)
@@ -382,15 +384,16 @@ def request(site: Site, kind: str) -> tuple[float, int, float, int, str]:
     if response.status_code != 200:
         raise SystemExit(f"{site.label} {path}: {response.status_code} {response.content[:400]!r}")
     sql = sum(float(q["time"]) for q in queries.captured_queries) * 1000
-    rows = response.content.count(b'name="case" value="')
+    rows = response.content.count(site.row_marker)
     return took, len(queries.captured_queries), sql, rows, path
 
 
 def measure(sites: list[Site], rounds: int, requests: int) -> dict:
+    kinds = sites[0].kinds
     samples = {(kind, s.label): {"ms": [], "sql": [], "queries": [], "rows": [], "round_p50": []}
-               for kind in KINDS for s in sites}  # fmt: skip
+               for kind in kinds for s in sites}  # fmt: skip
     for round_ in range(rounds):
-        for kind in KINDS:
+        for kind in kinds:
             for site in sites if round_ % 2 == 0 else sites[::-1]:
                 for _ in range(WARMUP):
                     request(site, kind)
@@ -419,7 +422,7 @@ def span(values: list[int]) -> str:
 def summarise(samples: dict, sites: list[Site]) -> dict:
     large, small = sites
     rows = {}
-    for kind in KINDS:
+    for kind in large.kinds:
         row: dict = {}
         for site in sites:
             cell = samples[kind, site.label]
@@ -444,15 +447,18 @@ def summarise(samples: dict, sites: list[Site]) -> dict:
     return rows
 
 
-def table(rows: dict, sites: list[Site], args) -> str:
+def table(rows: dict, sites: list[Site], args, *, title: str = "", sizes: tuple[str, str] = ("", "")) -> str:
+    """The results as a markdown table; ``title`` and ``sizes`` (the column groups) default to the
+    HR screen's."""
     large, small = sites
     columns = "p50 ms | p90 ms | SQL ms | queries | rows"
+    title = title or f"HR screen: {args.users:,} users per tenant"
+    sizes = (sizes[0] or f"{large.cases:,} cases", sizes[1] or f"{small.cases:,} cases")
     lines = [
-        f"HR screen: {args.users:,} users per tenant; {args.rounds} alternating rounds x {args.requests}"
+        f"{title}; {args.rounds} alternating rounds x {args.requests}"
         " requests per kind and size (one process, test client)",
         "",
-        f"| request | {large.cases:,} cases: {columns} | {small.cases:,} cases: {columns} "
-        "| p50 ratio (rounds) | bounded |",
+        f"| request | {sizes[0]}: {columns} | {sizes[1]}: {columns} | p50 ratio (rounds) | bounded |",
         "| --- |" + " ---: |" * 11 + " --- |",
     ]
     for kind, row in rows.items():
@@ -499,6 +505,22 @@ def explain(site: Site, kind: str, threshold_ms: float) -> list[dict]:
     return found
 
 
+def django_ready() -> None:
+    """Production's settings on DATABASE_URL (default: the seeded roster_hrbench, shared with
+    benchmarks/console.py), created and migrated, with the static files the pages name."""
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/roster_hrbench")
+    os.environ.update(environment(Path(os.environ.get("ROSTER_VAR_DIR") or ROOT / "var" / "benchmark")))
+    os.environ["ALLOWED_HOSTS"] += ",testserver"
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the pages name hashed files
+
+
 def main() -> None:
     reexec_in_venv()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -519,17 +541,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/roster_hrbench")
-    os.environ.update(environment(Path(os.environ.get("ROSTER_VAR_DIR") or ROOT / "var" / "benchmark")))
-    os.environ["ALLOWED_HOSTS"] += ",testserver"
-    ensure_database(os.environ["DATABASE_URL"])
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # the pages name hashed files
+    django_ready()
     small_cases = max(1, args.cases // 10)
     sites = [
         site_for(tenant_seeded(f"bench-hr-{args.users}-{n}", args.users, n), n, f"{n} cases")

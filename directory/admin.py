@@ -97,6 +97,18 @@ class TokenStandingFilter(admin.SimpleListFilter):
 
 
 EXPIRY_WARNING = timedelta(days=14)
+TOKEN_FIELDS = (
+    "tenant",
+    "name",
+    "expires_at",
+    "prefix",
+    "created_by",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+    "rotated_to",
+    "rotated_from",
+)
 REQUEST_DAYS = 30  # a token's page shows its requests and errors per day over these
 
 
@@ -134,27 +146,8 @@ class ScimTokenAdmin(admin.ModelAdmin):
         replaced = ScimToken.objects.filter(rotated_to=token).first() if token.pk else None
         return str(replaced) if replaced else "-"
 
-    fields = [
-        "tenant",
-        "name",
-        "expires_at",
-        "prefix",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-        "rotated_to",
-        "rotated_from",
-    ]
-    readonly_fields = [
-        "prefix",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-        "rotated_to",
-        "rotated_from",
-    ]
+    fields = TOKEN_FIELDS
+    readonly_fields = [f for f in TOKEN_FIELDS if f not in ("tenant", "name", "expires_at")]
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):

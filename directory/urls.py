@@ -7,14 +7,23 @@ from django.views.generic import RedirectView
 
 from directory.health import healthz
 from directory.metrics import metrics
+from lifecycle.dashboard_admin import dashboard_urls
 from lifecycle.evidence_admin import evidence_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
-    # The admin's own URLs, and the pages it shows beside its models' (admin:evidence_pack).
-    path("admin/", (evidence_urls(admin.site) + admin.site.get_urls(), "admin", admin.site.name)),
+    # The admin's own URLs, and the pages it shows beside its models' (admin:dashboard,
+    # admin:evidence_pack).
+    path(
+        "admin/",
+        (
+            dashboard_urls(admin.site) + evidence_urls(admin.site) + admin.site.get_urls(),
+            "admin",
+            admin.site.name,
+        ),
+    ),
     path("hr/", include("lifecycle.hr.urls")),
     path("", include("scim_api.urls")),
 ]

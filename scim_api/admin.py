@@ -296,16 +296,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 # Columns a list page has no use for (a user's JSON lists other than emails, its extensions).
-LARGE = [
-    "phone_numbers",
-    "ims",
-    "photos",
-    "addresses",
-    "entitlements",
-    "roles",
-    "x509_certificates",
-    "extensions",
-]
+LARGE = [*(f for f in User.MULTI_VALUED_FIELDS if f != "emails"), "extensions"]
 
 
 def user_console_context(request, user: User) -> dict:
