@@ -48,6 +48,20 @@ CELERY_TASKS = Counter(
 _SCRAPED: list[Collector] = []
 
 
+def metrics_files_clear() -> int:
+    """Empty ``PROMETHEUS_MULTIPROC_DIR`` of the samples earlier processes left (what the library
+    asks of a service that starts, before its processes do: ``manage.py serve`` calls it; a
+    production unit runs ``rm -f "$PROMETHEUS_MULTIPROC_DIR"/*.db`` first). Returns the files removed."""
+    directory = getattr(settings, "METRICS_DIR", None)
+    if directory is None:
+        return 0
+    removed = 0
+    for path in directory.glob("*.db"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def scrape_collector_register(collector: Collector) -> None:
     """A collector read at each scrape (a gauge of what the database holds now), from an app's
     ``ready()``; registering the same one again is a no-op."""

@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from directory.metrics import metrics_files_clear
 from directory.services.tokens import token_create
 from directory.tasks import heartbeat
 from lifecycle.models import Burst
@@ -185,3 +186,14 @@ def test_production_does_not_redirect_a_scrape_to_https(db):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.split()[-2:] == ["200", "301"], result.stderr[-2000:]
+
+
+def test_a_starting_service_empties_the_samples_of_earlier_processes(db, tmp_path, settings):
+    """What processes of an earlier run left would be summed into every scrape: serve (and a
+    production unit, README) empties the directory first."""
+    settings.METRICS_DIR = tmp_path
+    (tmp_path / "counter_123.db").write_bytes(b"old samples")
+    (tmp_path / "histogram_456.db").write_bytes(b"old samples")
+    (tmp_path / "keep.txt").write_text("not a sample file")
+    assert metrics_files_clear() == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from directory.metrics import metrics_files_clear
 from directory.models import ScimToken, Tenant
 from directory.services.audit import Actor
 from directory.services.tenants import tenant_create
@@ -38,6 +39,7 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("serve is for development; production runs gunicorn and celery (see README).")
         call_command("migrate", interactive=False, verbosity=0)
+        metrics_files_clear()  # the samples of an earlier run's processes, which /metrics would add
         password = self.demo_admin_password()
         token = self.demo_token()
         base = f"http://{host}:{port}"
