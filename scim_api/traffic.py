@@ -15,6 +15,7 @@ both off it is not in the chain at all.
 
 import json
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -64,6 +65,40 @@ def is_search(path: str) -> bool:
     return path.rstrip("/").endswith("/.search")
 
 
+# A request without a valid token (a scanner, a misconfigured client) can come at any rate, and
+# nothing vouches for its tenant: each process logs at most this many such rows a minute and
+# counts the rest in a warning (/metrics counts them all, under the empty tenant).
+ANONYMOUS_ROWS_PER_MINUTE = 60
+
+
+class AnonymousAllowance:
+    """How many rows of tokenless requests this process may still log this minute."""
+
+    def __init__(self) -> None:
+        self.minute, self.used, self.skipped = 0, 0, 0
+        self.lock = threading.Lock()
+
+    def take(self, now: float) -> bool:
+        minute = int(now // 60)
+        with self.lock:
+            if minute != self.minute:
+                if self.skipped:
+                    logger.warning(
+                        "%d SCIM requests without a valid token not logged (over %d a minute here)",
+                        self.skipped,
+                        ANONYMOUS_ROWS_PER_MINUTE,
+                    )
+                self.minute, self.used, self.skipped = minute, 0, 0
+            if self.used < ANONYMOUS_ROWS_PER_MINUTE:
+                self.used += 1
+                return True
+            self.skipped += 1
+            return False
+
+
+ANONYMOUS = AnonymousAllowance()
+
+
 class ScimTrafficMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -109,7 +144,7 @@ class ScimTrafficMiddleware:
                 kind=kind,
                 ms=seconds * 1000,
             )
-        if write or failed:
+        if (write or failed) and (token is not None or ANONYMOUS.take(received_at)):
             self.log_row(request, response, token, received_at, seconds)
         BUFFER.flush_if_due()
 

@@ -5,6 +5,7 @@ middleware and URL stack)."""
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from directory.request_selectors import tenant_requests_by_day, token_requests_b
 from directory.services.requests import DayCount, request_days_add, scim_requests_prune
 from directory.services.tokens import token_create
 from directory.tasks import scim_request_log_prune
+from scim_api import traffic
 from scim_api.redaction import BODY_LIMIT
 from tests.scim_api.conftest import CORE_USER, PATCH_URN, Scim, assert_scim_error, body_of
 from tests.support.parallel import at_once
@@ -254,10 +256,11 @@ def test_a_successful_read_is_counted_not_logged_and_counts_flush(scim, token_pa
 def test_a_hundred_rows_waiting_are_written_at_once(scim, settings):
     settings.SCIM_REQUEST_LOG_FLUSH_SECONDS = 3600
     BUFFER.take()
+    missing = "/Users/00000000-0000-0000-0000-000000000000"  # a 404 of the token's: logged
     for _ in range(99):
-        scim.get("/NoSuchThing")
+        scim.get(missing)
     assert not ScimRequest.objects.exists()
-    scim.get("/NoSuchThing")
+    scim.get(missing)
     assert ScimRequest.objects.count() == 100
 
 
@@ -467,3 +470,17 @@ def test_prunes_at_once_delete_each_old_row_once(scim):
 
     assert sum(at_once(3, prune)) == 30
     assert list(ScimRequest.objects.values_list("request_id", flat=True)) == [kept["X-Request-ID"]]
+
+
+def test_requests_without_a_token_are_logged_up_to_a_rate_then_counted(scim, monkeypatch, caplog):
+    """A scanner's flood of 401s fills no table: each process logs 60 a minute and counts the rest
+    in a warning when the minute turns; requests with a token are all logged."""
+    monkeypatch.setattr(traffic, "ANONYMOUS_ROWS_PER_MINUTE", 3)
+    anonymous = Client()
+    for _ in range(5):
+        assert anonymous.get("/scim/v2/Users").status_code == 401
+    assert scim.post("/Users", {"schemas": [CORE_USER], "userName": "x@example.com"}).status_code == 201
+    assert ScimRequest.objects.filter(token__isnull=True).count() == 3
+    assert ScimRequest.objects.filter(token__isnull=False).count() == 1
+    traffic.ANONYMOUS.take(time.time() + 60)  # the next minute
+    assert "2 SCIM requests without a valid token not logged" in caplog.text
