@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError, connection, connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -359,8 +359,17 @@ def test_prune_deletes_only_the_rows_older_than_the_retention(scim, settings):
 
 
 def test_the_prune_schedule_is_installed(db):
+    """By migration 0026, run here as ``migrate`` runs it (a transactional test's flush before this
+    one may have emptied the table), twice: the second time changes nothing."""
+    import importlib
+
+    from django.db.migrations.loader import MigrationLoader
     from django_celery_beat.models import PeriodicTask
 
+    migration = importlib.import_module("directory.migrations.0026_request_log_prune_schedule")
+    state = MigrationLoader(connection).project_state(("directory", "0026_request_log_prune_schedule"))
+    migration.install(state.apps, None)
+    migration.install(state.apps, None)
     task = PeriodicTask.objects.get(name="scim-request-log-prune")
     assert (task.task, task.interval.every, task.interval.period, task.enabled) == (
         "directory.tasks.scim_request_log_prune",

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 schedule_migration = importlib.import_module("directory.migrations.0021_periodic_tasks")
 seal_migration = importlib.import_module("directory.migrations.0024_console_settings_audit_chain")
+prune_migration = importlib.import_module("directory.migrations.0026_request_log_prune_schedule")
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,8 @@ def default_schedule():
     schedule_migration.install(state.apps, None)
     state = MigrationLoader(connection).project_state(("directory", "0024_console_settings_audit_chain"))
     seal_migration.install_seal_schedule(state.apps, None)
+    state = MigrationLoader(connection).project_state(("directory", "0026_request_log_prune_schedule"))
+    prune_migration.install(state.apps, None)
 
 
 def test_the_default_schedule_is_installed_once(admin_client):
@@ -50,6 +53,7 @@ def test_the_default_schedule_is_installed_once(admin_client):
         "worker-heartbeat": ("directory.tasks.heartbeat", 60, "seconds"),
         "lifecycle-sweep": ("lifecycle.tasks.sweep", 10, "minutes"),
         "audit-seal": ("directory.tasks.audit_seal", 60, "seconds"),
+        "scim-request-log-prune": ("directory.tasks.scim_request_log_prune", 3600, "seconds"),
     }
     page = admin_client.get("/admin/django_celery_beat/periodictask/").content.decode()
     assert "lifecycle-sweep" in page and "worker-heartbeat" in page
