@@ -350,6 +350,7 @@ class GroupAdmin(ReadOnlyAdmin):
     of MEMBERS_PER_PAGE at a time, however many it has."""
 
     list_display = ["display_name", "tenant", "members", "external_id", "updated_at"]
+    ordering = ["display_name_key", "pk"]
     list_filter = ["tenant"]
     list_select_related = ["tenant"]
     search_fields = ["display_name", "external_id"]
@@ -391,7 +392,11 @@ class GroupAdmin(ReadOnlyAdmin):
 @admin.register(Membership)
 class MembershipAdmin(ReadOnlyAdmin):
     list_display = ["group", "member_user", "member_group", "created_at"]
-    raw_id_fields = ["group", "member_user", "member_group"]
+    list_select_related = ["group", "member_user", "member_group"]
+    # Read-only here; declared so that the admin's autocomplete endpoint answers for them (the users
+    # console's group filter suggests groups through it: scim_api/static/scim_api/filters.js).
+    autocomplete_fields = ["group", "member_user", "member_group"]
+    show_full_result_count = False
 
 
 @admin.register(AuditEvent)

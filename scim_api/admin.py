@@ -19,6 +19,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from directory.csv_stream import csv_lines
@@ -60,9 +61,18 @@ class InputFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [("", "")]  # the filter shows only when it has lookups
 
+    autocomplete = ""  # the query, to the admin's autocomplete endpoint, that suggests values
+
     def choices(self, changelist):
         others = {k: v for k, v in changelist.get_filters_params().items() if k != self.parameter_name}
-        yield {"value": self.value() or "", "others": others, "name": self.parameter_name}
+        yield {
+            "value": self.value() or "",
+            "others": others,
+            "name": self.parameter_name,
+            "autocomplete": f"{reverse('admin:autocomplete')}?{self.autocomplete}"
+            if self.autocomplete
+            else "",
+        }
 
 
 class DepartmentFilter(InputFilter):
@@ -78,6 +88,8 @@ class GroupFilter(InputFilter):
 
     title = "group"
     parameter_name = "group"
+    # Django's autocomplete endpoint, for a field MembershipAdmin declares (directory/admin.py).
+    autocomplete = "app_label=directory&model_name=membership&field_name=group"
 
     def queryset(self, request, queryset):
         wanted = (self.value() or "").strip()
@@ -127,6 +139,9 @@ class UserAdmin(admin.ModelAdmin):
     ordering = ["user_name_key"]
     actions = ["suspend", "start_offboarding", "export_csv"]
     change_form_template = "admin/scim_api/user/change_form.html"
+
+    class Media:
+        js = ["scim_api/filters.js"]
 
     def has_add_permission(self, request, obj=None):
         return False

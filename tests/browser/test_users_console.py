@@ -35,6 +35,17 @@ def test_find_a_user_among_10000_open_its_page_and_suspend_it(new_page, admin_us
     expect(timeline).to_contain_text("user.updated")
     page.shot("user-page")
 
+    browser.goto("/admin/directory/user/")
+    group = browser.locator("#filter-group")
+    group.press_sequentially("Secu", delay=50)  # the filter suggests groups as one types
+    expect(browser.locator("#filter-group-options option")).to_have_count(1)
+    expect(browser.locator("#filter-group-options option").first).to_have_attribute("value", "Security")
+    group.fill("Security")
+    group.press("Enter")
+    expect(browser.locator("#result_list tbody tr")).to_have_count(1)
+    expect(browser.locator("#result_list")).to_contain_text("zoe.quinn@example.com")
+    page.shot("users-group-filter")
+
     browser.goto("/admin/directory/user/?q=okta-zoe")
     browser.locator("#result_list tbody input[type=checkbox]").first.check()
     browser.get_by_label("Action:").select_option(value="suspend")

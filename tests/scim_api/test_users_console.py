@@ -181,3 +181,15 @@ def test_groups_show_member_counts_and_page_through_their_members(admin_client, 
     assert sorted(name for names in shown for name in names) == [f"m{i}@example.com" for i in range(5)]
     beyond = admin_client.get(f"/admin/directory/group/{team['id']}/change/?members=x").content.decode()
     assert "Page 1 of 3" in beyond  # a page it cannot read is the first
+
+
+def test_the_group_filter_suggests_groups_through_the_admins_autocomplete(admin_client, scim, client):
+    scim.create_group("Security Engineering")
+    scim.create_group("Sales")
+    page = listed(admin_client, "")
+    found = re.search(r'data-autocomplete="([^"]+)"', page)
+    assert found, "the group filter offers suggestions"
+    url = found.group(1).replace("&amp;", "&")
+    answer = admin_client.get(f"{url}&term=secur").json()
+    assert [r["text"] for r in answer["results"]] == ["Security Engineering"]
+    assert client.get(f"{url}&term=secur").status_code == 302  # signed out: to the login
