@@ -27,6 +27,7 @@ from directory.audit_exports import FORMATS, audit_export
 from directory.errors import NotAllowedNow
 from directory.lockouts import unlocking_as
 from directory.models import (
+    ApiKey,
     AuditEvent,
     Group,
     Membership,
@@ -38,7 +39,7 @@ from directory.models import (
 from directory.request_selectors import token_requests_by_day
 from directory.services.audit import Actor, audit_record
 from directory.services.tenants import tenant_create, tenant_update
-from directory.services.tokens import token_create, token_revoke, token_rotate
+from directory.services.tokens import api_key_revoke, token_create, token_revoke, token_rotate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -315,6 +316,46 @@ class TokenRotationForm(forms.Form):
         if "overlap" in cleaned:
             cleaned["overlap_until"] = timezone.now() + timedelta(hours=cleaned["overlap"])
         return cleaned
+
+
+API_KEY_FIELDS = (
+    "tenant",
+    "name",
+    "prefix",
+    "created_by",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Host applications' API keys (the event feed's credential, issue 22), listed and revoked here;
+    issued with ``manage.py create_api_key``, which prints the key once."""
+
+    list_display = ["name", "scope", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "prefix"]
+    fields = readonly_fields = API_KEY_FIELDS
+    actions = ["revoke"]
+
+    @admin.display(description="Tenant")
+    def scope(self, key: ApiKey) -> str:
+        return key.tenant.slug if key.tenant else "every tenant"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # manage.py create_api_key issues keys, shown once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # audit events refer to keys; revoke instead
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key=key, actor=Actor.for_admin(request.user))
+        messages.success(request, f"Revoked {queryset.count()} key(s).")
 
 
 admin.site.unregister(AccessAttempt)

@@ -10,11 +10,12 @@ from directory.models.groups import Group, Membership
 from directory.models.health import WorkerHeartbeat
 from directory.models.requests import ScimRequest, ScimRequestDay
 from directory.models.tenants import DeprovisionAction, Tenant
-from directory.models.tokens import ScimToken
+from directory.models.tokens import ApiKey, ScimToken
 from directory.models.users import PendingDeactivation, User, UserState, UserValue
 
 __all__ = [
     "ActorType",
+    "ApiKey",
     "AuditChain",
     "AuditEvent",
     "AuditSeal",

@@ -1,4 +1,4 @@
-"""Issuing, rotating and revoking SCIM bearer tokens."""
+"""Issuing, rotating and revoking SCIM bearer tokens, and host applications' API keys."""
 
 from datetime import datetime, timedelta
 
@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from directory.errors import NotAllowedNow
-from directory.models import ScimToken, Tenant
+from directory.models import ApiKey, ScimToken, Tenant
 from directory.services.audit import Actor, audit_record
 
 
@@ -19,38 +19,61 @@ def token_create(
     *, tenant: Tenant, name: str, actor: Actor, expires_at: datetime | None = None
 ) -> tuple[ScimToken, str]:
     """Issue a token; the plaintext returned here is the only copy there will ever be."""
-    token, plaintext = ScimToken.objects.create_token(
-        tenant=tenant, name=name, created_by=actor.admin, expires_at=expires_at
-    )
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="token.created",
-        target_type="token",
-        target_id=token.pk,
-        target_label=f"{name} ({token.prefix}…)",
-        changes={"expires_at": {"before": None, "after": _stamp(expires_at)}},
-    )
-    return token, plaintext
+    return _issue(ScimToken, "token", tenant=tenant, name=name, actor=actor, expires_at=expires_at)
 
 
 @transaction.atomic
 def token_revoke(*, token: ScimToken, actor: Actor) -> ScimToken:
     """Revoke at once; revoking a revoked token changes nothing and records nothing."""
-    token = ScimToken.objects.select_for_update().select_related("tenant").get(pk=token.pk)
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+    return _revoke(ScimToken, "token", token, actor)
+
+
+@transaction.atomic
+def api_key_create(
+    *, tenant: Tenant | None, name: str, actor: Actor, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a host application's API key, of one tenant or (None) of every tenant; the plaintext
+    returned here is the only copy there will ever be. A key of every tenant is an event of none."""
+    return _issue(ApiKey, "api_key", tenant=tenant, name=name, actor=actor, expires_at=expires_at)
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
+    """Revoke at once; revoking a revoked key changes nothing and records nothing."""
+    return _revoke(ApiKey, "api_key", key, actor)
+
+
+def _issue(model, kind: str, *, tenant, name: str, actor: Actor, expires_at: datetime | None):
+    credential, plaintext = model.objects.issue(
+        tenant=tenant, name=name, created_by=actor.admin, expires_at=expires_at
+    )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action=f"{kind}.created",
+        target_type=kind,
+        target_id=credential.pk,
+        target_label=f"{name} ({credential.prefix}…)",
+        changes={"expires_at": {"before": None, "after": _stamp(expires_at)}},
+    )
+    return credential, plaintext
+
+
+def _revoke(model, kind: str, credential, actor: Actor):
+    credential = model.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=credential.pk)
+    if credential.revoked_at is None:
+        credential.revoked_at = timezone.now()
+        credential.save(update_fields=["revoked_at"])
         audit_record(
-            tenant=token.tenant,
+            tenant=credential.tenant,
             actor=actor,
-            action="token.revoked",
-            target_type="token",
-            target_id=token.pk,
-            target_label=f"{token.name} ({token.prefix}…)",
-            changes={"revoked_at": {"before": None, "after": _stamp(token.revoked_at)}},
+            action=f"{kind}.revoked",
+            target_type=kind,
+            target_id=credential.pk,
+            target_label=f"{credential.name} ({credential.prefix}…)",
+            changes={"revoked_at": {"before": None, "after": _stamp(credential.revoked_at)}},
         )
-    return token
+    return credential
 
 
 # The longest two tokens of one connection may both work: long enough to change the identity
@@ -67,7 +90,7 @@ def token_rotate(
     given the new one without a failed sync. The old token's row is locked: a parallel rotation or
     revocation goes first or refuses this one, never two replacements. Returns the new token and
     its plaintext (shown once)."""
-    old = ScimToken.objects.select_for_update().select_related("tenant").get(pk=token.pk)
+    old = ScimToken.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=token.pk)
     now = timezone.now()
     if old.revoked_at is not None:
         raise NotAllowedNow("This token is revoked; issue a new token instead.")
