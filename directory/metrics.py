@@ -125,7 +125,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             response["Content-Type"] = "text/plain; charset=utf-8"
             return response
-    elif not _loopback(request.META.get("REMOTE_ADDR", "")):
+    elif not _loopback(request.META.get("REMOTE_ADDR", "")) or "HTTP_X_FORWARDED_FOR" in request.META:
+        # Behind a reverse proxy on the same host every client is loopback: one that says it
+        # forwarded the request is someone else's, and needs the token.
         return HttpResponse(
             "Metrics answer loopback addresses only; set METRICS_TOKEN to read them from elsewhere.\n",
             status=403,

@@ -96,22 +96,29 @@ class RequestBuffer:
             # before the test run's exit, whose rows must not reach the real one.
             return
         if rows:
-            self._write(lambda: scim_requests_add(rows=rows), rows, database, "request log rows")
+            self._write(lambda some: scim_requests_add(rows=some), rows, database, "request log rows")
         if counts:
             self._write(
-                lambda: request_days_add(counts=counts), counts, database, "token-days of request counts"
+                lambda some: request_days_add(counts=some), counts, database, "token-days of request counts"
             )
 
     def _write(self, write, items: list, database, what: str) -> None:
+        """``write(items)``; kept for the next flush if the database is unavailable. One it refuses
+        (a value it will not take) is written again one by one, so that only what it refuses is
+        dropped, never the other tenants' rows of the same flush."""
         try:
-            write()
+            write(items)
         except (OperationalError, InterfaceError) as error:
             logger.warning(
                 "%d %s kept for the next flush (database unavailable): %s", len(items), what, error
             )
             self._give_back(items, database)
         except Exception:
-            logger.exception("%d %s dropped: the database refused them", len(items), what)
+            if len(items) == 1:
+                logger.exception("1 of the %s dropped: the database refused it", what)
+                return
+            for item in items:
+                self._write(write, [item], database, what)
 
     def _give_back(self, items: list, database) -> None:
         with self._lock:

@@ -49,6 +49,20 @@ RESOURCES = frozenset(
 )
 
 
+# The methods a label or a row may name; any other a client sends is "OTHER", so that it can
+# neither mint metric series nor make a row the database refuses (the column holds 10 characters).
+METHODS = frozenset(("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"))
+
+
+def method_of(request) -> str:
+    return request.method if request.method in METHODS else "OTHER"
+
+
+def _text(value: str, limit: int) -> str:
+    """``value`` as a column holds it: no NUL (PostgreSQL refuses one in text), at most ``limit``."""
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
 def resource_of(path: str) -> str:
     """``/scim/v2/Users/...`` or ``/scim/<tenant>/v2/Users/...``: ``Users``."""
     parts = path.split("/", 6)
@@ -119,7 +133,7 @@ class ScimTrafficMiddleware:
                 metrics.scim_request_observe(
                     tenant=token.tenant.slug if token is not None else "",
                     resource=resource_of(request.path),
-                    method=request.method,
+                    method=method_of(request),
                     status=response.status_code,
                     seconds=seconds,
                 )
@@ -156,13 +170,13 @@ class ScimTrafficMiddleware:
             "received_at": datetime.fromtimestamp(received_at, UTC),
             "tenant_id": token.tenant_id if token is not None else None,
             "token": token,
-            "method": request.method,
-            "path": request.path[:500],
-            "query": query_names(request.GET),
+            "method": method_of(request),
+            "path": _text(request.path, 500),
+            "query": _text(query_names(request.GET), 300),
             "status": response.status_code,
             "scim_type": str(scim_type or "")[:32],
             "latency_ms": round(seconds * 1000, 3),
-            "request_id": request_id_of(request),
+            "request_id": _text(request_id_of(request), 64),
         }
         body = getattr(request, "scim_body", None)  # as scim_api.parsers read it, if it did
         if body is not None:

@@ -114,6 +114,18 @@ def test_without_a_token_only_loopback_may_read(db, settings):
     assert Client().get("/metrics", REMOTE_ADDR="::ffff:127.0.0.1").status_code == 200
     for address in ("10.0.0.5", "192.168.1.1", "2001:db8::1", ""):
         assert Client().get("/metrics", REMOTE_ADDR=address).status_code == 403, address
+    # A reverse proxy on this host makes every client loopback: a forwarded request needs the token.
+    forwarded = Client().get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert forwarded.status_code == 403
+
+
+def test_a_method_a_client_invents_mints_no_series(db):
+    for method in ("FOOBAR1", "PROPFINDX", "GETX"):
+        Client().generic(method, "/scim/v2/Users")
+    methods = {
+        dict(labels).get("method") for name, labels in scrape() if name == "roster_scim_requests_total"
+    }
+    assert "OTHER" in methods and not methods & {"FOOBAR1", "PROPFINDX", "GETX"}
 
 
 def test_with_a_token_the_bearer_is_required_from_anywhere(db, settings):

@@ -493,3 +493,48 @@ def test_requests_without_a_token_are_logged_up_to_a_rate_then_counted(scim, mon
     assert ScimRequest.objects.filter(token__isnull=False).count() == 1
     traffic.ANONYMOUS.take(time.time() + 60)  # the next minute
     assert "2 SCIM requests without a valid token not logged" in caplog.text
+
+
+def test_a_hostile_method_or_a_nul_cannot_stop_the_log(scim):
+    """A method the column cannot hold, or a NUL PostgreSQL refuses in text, is made safe; and one
+    row the database refuses is dropped alone, never the others of the same flush."""
+    anonymous = Client()
+    anonymous.generic("FOOBAR12345", "/scim/v2/Users")
+    anonymous.get("/scim/v2/Users/a%00b")
+    assert scim.post("/Users", {"schemas": [CORE_USER], "userName": "kept@example.com"}).status_code == 201
+    rows = {(r.method, r.path) for r in ScimRequest.objects.all()}
+    assert ("OTHER", "/scim/v2/Users") in rows and ("POST", "/scim/v2/Users") in rows
+    assert ("GET", "/scim/v2/Users/a\ufffdb") in rows
+
+
+def test_one_row_the_database_refuses_is_dropped_alone(scim, monkeypatch, caplog):
+    from directory.services import requests as request_services
+
+    real = request_services.scim_requests_add
+
+    def picky(*, rows):
+        if any(row["path"].endswith("/refused") for row in rows):
+            raise ValueError("refused")
+        real(rows=rows)
+
+    monkeypatch.setattr("directory.request_buffer.scim_requests_add", picky)
+    BUFFER.log({**_row(), "path": "/scim/v2/Users/refused"})
+    BUFFER.log(_row())
+    BUFFER.flush()
+    assert list(ScimRequest.objects.values_list("path", flat=True)) == ["/scim/v2/Users"]
+    assert "dropped: the database refused it" in caplog.text
+
+
+def _row() -> dict:
+    return {
+        "received_at": timezone.now(),
+        "tenant_id": None,
+        "token": None,
+        "method": "GET",
+        "path": "/scim/v2/Users",
+        "query": "",
+        "status": 401,
+        "scim_type": "",
+        "latency_ms": 1.0,
+        "request_id": "r1",
+    }
