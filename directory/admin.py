@@ -88,7 +88,10 @@ class TokenStandingFilter(admin.SimpleListFilter):
         now = timezone.now()
         if self.value() == "expiring":
             return queryset.filter(
-                revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRY_WARNING
+                revoked_at__isnull=True,
+                rotated_to__isnull=True,  # a rotated token ends by design: its replacement is in use
+                expires_at__gt=now,
+                expires_at__lte=now + EXPIRY_WARNING,
             )
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
@@ -135,6 +138,8 @@ class ScimTokenAdmin(admin.ModelAdmin):
             return "revoked"
         if token.expires_at is not None and token.expires_at <= now:
             return "expired"
+        if token.rotated_to_id is not None:
+            return f"rotated: works until {token.expires_at:%Y-%m-%d %H:%M} UTC"
         if token.expires_at is not None and token.expires_at <= now + EXPIRY_WARNING:
             return f"⚠ expires in {max(0, (token.expires_at - now).days)} days: rotate it"
         return "in use"
@@ -264,7 +269,8 @@ class ScimTokenAdmin(admin.ModelAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        token = ScimToken.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        pk = _int_or_none(object_id)
+        token = ScimToken.objects.filter(pk=pk).first() if pk is not None else None
         extra: dict[str, object] = {
             "token_usable": token is not None and token.revoked_at is None and token.is_usable()
         }
@@ -279,7 +285,7 @@ class ScimTokenAdmin(admin.ModelAdmin):
             }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         for token in queryset:
             token_revoke(token=token, actor=Actor.for_admin(request.user))
@@ -351,7 +357,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # audit events refer to keys; revoke instead
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(key=key, actor=Actor.for_admin(request.user))
@@ -411,9 +417,10 @@ class GroupAdmin(ReadOnlyAdmin):
         return group.member_count or 0
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        group = self.get_object(request, object_id)  # None (and the admin's own answer) for a bad id
+        memberships = Membership.objects.filter(group=group) if group else Membership.objects.none()
         members = (
-            Membership.objects.filter(group_id=object_id)
-            .select_related("member_user", "member_group")
+            memberships.select_related("member_user", "member_group")
             .only(
                 "pk",
                 "member_user",
@@ -508,6 +515,12 @@ EXPORT_TYPES = {
     "ocsf": "application/x-ndjson",
 }
 EXPORT_SUFFIXES = {"csv": "csv", "jsonl": "jsonl", "ocsf": "ocsf.jsonl"}
+
+
+def _int_or_none(value) -> int | None:
+    """An object id from a URL as an int, or None (what ``int()`` would refuse: "²", "abc")."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 def _with(query, **values) -> str:

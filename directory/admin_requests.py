@@ -36,10 +36,10 @@ class StatusFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value() or ""
-        if len(value) == 3 and value.endswith("xx") and value[0].isdigit():
+        if len(value) == 3 and value.endswith("xx") and value[0] in "12345":
             low = int(value[0]) * 100
             return queryset.filter(status__gte=low, status__lt=low + 100)
-        if value.isdigit():
+        if value.isascii() and value.isdigit() and len(value) == 3:
             return queryset.filter(status=int(value))
         return queryset
 

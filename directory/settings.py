@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "scim_api.traffic.ScimTrafficMiddleware",
     "scim_api.middleware.ScimErrorMiddleware",  # it answers for everything under /scim/
     "django.middleware.security.SecurityMiddleware",
+    "directory.nul_guard.NulGuardMiddleware",  # a NUL in a page's query string: 400, not a 500
     "directory.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

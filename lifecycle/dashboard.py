@@ -61,6 +61,7 @@ class Dashboard:
     due_count: int
     bursts: list[Burst]
     expiring: list[ScimToken]
+    expiring_count: int
     stale: list[TenantFigures]
     states: list[tuple[str, str]]
 
@@ -82,13 +83,25 @@ def dashboard_read(*, now: datetime | None = None) -> Dashboard:
         tenants[tenant_id].last_called = last
     due = (
         OffboardingCase.objects.filter(
-            state__in=[s for s in OPEN_STATES if s not in (CaseState.DELETED, CaseState.ON_HOLD)],
+            # Held and quarantined cases wait for a person, not a date (lifecycle.services.cases_due).
+            state__in=[
+                s
+                for s in OPEN_STATES
+                if s not in (CaseState.DELETED, CaseState.ON_HOLD, CaseState.QUARANTINED)
+            ],
             deletion_due_at__lte=now + DUE_WITHIN,
         )
         .select_related("tenant")
         .order_by("deletion_due_at")
     )
     stale_before = now - STALE_AFTER
+    # A rotated token ends by design (its replacement is in use): not one to rotate.
+    expiring = ScimToken.objects.filter(
+        revoked_at__isnull=True,
+        rotated_to__isnull=True,
+        expires_at__gt=now,
+        expires_at__lte=now + TOKEN_WARNING,
+    )
     return Dashboard(
         tenants=list(tenants.values()),
         requests=tenant_requests_by_day(tenant=None, days=CHART_DAYS, today=now.date()),
@@ -98,13 +111,8 @@ def dashboard_read(*, now: datetime | None = None) -> Dashboard:
         bursts=list(
             Burst.objects.filter(state=BurstState.OPEN).select_related("tenant").order_by("detected_at")
         ),
-        expiring=list(
-            ScimToken.objects.filter(
-                revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + TOKEN_WARNING
-            )
-            .select_related("tenant")
-            .order_by("expires_at")[:LISTED]
-        ),
+        expiring=list(expiring.select_related("tenant").order_by("expires_at")[:LISTED]),
+        expiring_count=expiring.count(),
         stale=[
             t
             for t in tenants.values()

@@ -16,7 +16,7 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,8 +24,8 @@ from django.utils.html import format_html
 
 from directory.csv_stream import csv_lines
 from directory.errors import ServiceError
-from directory.models import AuditEvent, Group, Membership, User, UserState, UserValue, casefold_key
-from directory.services.audit import Actor
+from directory.models import AuditEvent, Group, Membership, Tenant, User, UserState, UserValue, casefold_key
+from directory.services.audit import Actor, audit_record
 from directory.services.users import user_delete, user_update
 from lifecycle.models import OPEN_STATES, OffboardingCase
 from scim_api.projection import Projection
@@ -62,6 +62,11 @@ class InputFilter(admin.SimpleListFilter):
         return [("", "")]  # the filter shows only when it has lookups
 
     autocomplete = ""  # the query, to the admin's autocomplete endpoint, that suggests values
+
+    def value(self):
+        """What was typed, without the NUL PostgreSQL refuses in text (a hostile URL's)."""
+        typed = super().value()
+        return typed.replace("\x00", "") if isinstance(typed, str) else typed
 
     def choices(self, changelist):
         others = {k: v for k, v in changelist.get_filters_params().items() if k != self.parameter_name}
@@ -176,7 +181,7 @@ class UserAdmin(admin.ModelAdmin):
         """Each kind of match through its own index (a prefix of userName or displayName, the
         family name, an email address, externalId, employee number, id), at most SEARCH_MATCHES
         ids each, rather than one OR that PostgreSQL can only answer by reading every user."""
-        term = search_term.strip()
+        term = search_term.replace("\x00", "").strip()  # PostgreSQL refuses a NUL in text
         if not term:
             return queryset, False
         key = casefold_key(term)
@@ -193,7 +198,9 @@ class UserAdmin(admin.ModelAdmin):
         for branch in branches:
             ids.update(queryset.filter(branch).values_list("pk", flat=True)[:SEARCH_MATCHES])
         if "@" in term or len(key) >= 3:
-            emails = UserValue.objects.filter(attribute="emails", value_key__startswith=key)
+            emails = UserValue.objects.filter(
+                user__in=queryset.values("pk"), attribute="emails", value_key__startswith=key
+            )
             ids.update(emails.values_list("user_id", flat=True)[:SEARCH_MATCHES])
         return queryset.filter(pk__in=ids), False
 
@@ -233,8 +240,20 @@ class UserAdmin(admin.ModelAdmin):
             lambda user, actor: user_delete(tenant=user.tenant, actor=actor, user_id=user.pk),
         )
 
-    @admin.action(description="Export the selected users as CSV")
+    @admin.action(description="Export the selected users as CSV", permissions=["change_state"])
     def export_csv(self, request, queryset):
+        """Personal data leaving Roster: only for those who may change users, and an audit event
+        (``users.exported``) of each tenant in the file, with how many users."""
+        actor = Actor.for_admin(request.user)
+        for tenant_id, count in queryset.order_by().values_list("tenant").annotate(n=Count("pk")):
+            audit_record(
+                tenant=Tenant.objects.get(pk=tenant_id),
+                actor=actor,
+                action="users.exported",
+                target_type="users",
+                target_id=tenant_id,
+                changes={"users": count, "format": "csv"},
+            )
         users = queryset.select_related("tenant").order_by("tenant__slug", "user_name_key")
         header = [
             "tenant",

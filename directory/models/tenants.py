@@ -126,6 +126,13 @@ class Tenant(models.Model):
             problems["offboarding_grace_period"] = "The grace period cannot be negative."
         if (self.purge_after or zero) < zero:
             problems["purge_after"] = "The purge delay cannot be negative."
+        for field, what in (
+            ("access_ended_sla", "The time allowed to end access"),
+            ("orphan_after", "The time before a user counts as an orphan"),
+        ):
+            value = getattr(self, field)  # None where the form could not read it
+            if value is not None and value <= zero:
+                problems[field] = f"{what} must be more than zero."
         if (self.burst_percent or 0) > 100:
             problems["burst_percent"] = "A share of the tenant's users is at most 100 percent."
         if (self.burst_window or zero) <= zero:
