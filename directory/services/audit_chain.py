@@ -112,33 +112,38 @@ def _events_of(chain: int):
 
 def audit_chain_seal_all() -> int:
     """Seal what has committed in every chain; returns how many events were sealed."""
-    chains = [NO_TENANT, *Tenant.objects.order_by("pk").values_list("pk", flat=True)]
-    return sum(audit_chain_seal(chain) for chain in chains)
+    return sum(audit_chain_seal(chain) for chain in audit_chains())
 
 
 def audit_chain_seal(chain: int) -> int:
     """Append to ``chain`` the events committed since its last run, in batches of SEAL_BATCH, each
     its own short transaction under the chain row's lock (a second sealer skips a chain being
-    sealed: several workers split the chains). Returns how many events were sealed."""
+    sealed: several workers split the chains). Returns how many events were sealed.
+
+    The run pages through its candidates by id (each batch after the last id it sealed, so that a
+    first run over a long trail reads it once, not once per batch), and resumes next time from the
+    snapshot taken as it began: an event that commits during the run with an id it has passed was
+    not visible in that snapshot, so the next run finds it."""
     with suppress(IntegrityError):  # another sealer made it first
         AuditChain.objects.get_or_create(chain=chain)
-    sealed = 0
+    snapshot, after, sealed = _current_snapshot(), 0, 0
     while True:
-        count, complete = _seal_batch(chain)
+        count, after = _seal_batch(chain, snapshot, after)
         sealed += count
-        if complete:
+        if count < SEAL_BATCH:
             return sealed
 
 
-def _seal_batch(chain: int) -> tuple[int, bool]:
-    """One batch: (events sealed, whether none are left)."""
+def _seal_batch(chain: int, snapshot: str, after: int) -> tuple[int, int]:
+    """One batch of the events after id ``after``: (events sealed, the last id sealed). The last
+    batch of a run (fewer than SEAL_BATCH) sets where the next run resumes."""
     with transaction.atomic():
         head = AuditChain.objects.select_for_update(skip_locked=True).filter(chain=chain).first()
         if head is None:
-            return 0, True  # another sealer has it
-        snapshot = _current_snapshot()
+            return 0, after  # another sealer has it
         events = list(
             _unseen_since(_events_of(chain), head.horizon)
+            .filter(pk__gt=after)
             .exclude(Exists(AuditSeal.objects.filter(event_id=OuterRef("pk"))))
             .order_by("pk")[:SEAL_BATCH]
         )
@@ -154,15 +159,14 @@ def _seal_batch(chain: int) -> tuple[int, bool]:
                 )
             )
         AuditSeal.objects.bulk_create(seals)
-        complete = len(events) < SEAL_BATCH
         head.position, head.link, head.sealed_at = position, link, timezone.now()
         if connection.vendor == "postgresql":
-            if complete:  # resume next time from what this snapshot did not see
+            if len(events) < SEAL_BATCH:  # the run is through: resume from what it began with
                 head.horizon = snapshot
         elif events:
             head.horizon = str(events[-1].pk)
         head.save()
-        return len(events), complete
+        return len(events), events[-1].pk if events else after
 
 
 def _current_snapshot() -> str:
@@ -206,9 +210,13 @@ def audit_chain_verify(chain: int) -> ChainReport:
     """Walk ``chain`` from its start and report the first broken link: an event altered (its fields
     or its personal values), an event deleted, a seal removed or altered, or a head that is not the
     last link."""
+    # The head first, and the seals up to it only: a seal committed meanwhile (beat's) is not a
+    # head that disagrees.
+    head = AuditChain.objects.filter(chain=chain).first()
+    upto = head.position if head is not None else 0
     redactions = _redaction_macs(chain)
     previous, expected, verified = "", 1, 0
-    for seals, events in _chunks(chain):
+    for seals, events in _chunks(chain, upto):
         for seal in seals:
             if seal.position != expected:
                 return _broken(chain, verified, previous, f"the seal at position {expected} was removed")
@@ -244,7 +252,6 @@ def audit_chain_verify(chain: int) -> ChainReport:
                     event.pk,
                 )
             previous, expected, verified = link, expected + 1, verified + 1
-    head = AuditChain.objects.filter(chain=chain).first()
     if head is not None and (head.position, head.link) != (verified, previous):
         return _broken(
             chain,
@@ -277,13 +284,15 @@ def _unsealed(chain: int) -> int:
     return _events_of(chain).exclude(Exists(AuditSeal.objects.filter(event_id=OuterRef("pk")))).count()
 
 
-def _chunks(chain: int) -> Iterator[tuple[list[AuditSeal], dict[int, AuditEvent]]]:
-    """The chain's seals in order, VERIFY_CHUNK at a time, with their events: memory stays flat
-    however long the chain."""
+def _chunks(chain: int, upto: int) -> Iterator[tuple[list[AuditSeal], dict[int, AuditEvent]]]:
+    """The chain's seals in order up to position ``upto``, VERIFY_CHUNK at a time, with their
+    events: memory stays flat however long the chain."""
     after = 0
     while True:
         seals = list(
-            AuditSeal.objects.filter(chain=chain, position__gt=after).order_by("position")[:VERIFY_CHUNK]
+            AuditSeal.objects.filter(chain=chain, position__gt=after, position__lte=upto).order_by(
+                "position"
+            )[:VERIFY_CHUNK]
         )
         if not seals:
             return

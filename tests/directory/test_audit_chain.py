@@ -210,3 +210,35 @@ def test_sealers_and_writers_at_once_seal_every_event_once(tenant, system_actor)
     seals = AuditSeal.objects.filter(chain=tenant.pk)
     assert seals.count() == events == seals.values("event_id").distinct().count()
     assert audit_chain_verify(tenant.pk).holds
+
+
+def test_a_seal_made_while_verifying_is_not_a_broken_head(tenant, system_actor, monkeypatch):
+    """Beat may seal between the verifier reading the head and walking the seals: the walk stops at
+    the head it read, so the new seals are not a head that disagrees."""
+    from directory.services import audit_chain
+
+    record(tenant, system_actor, 3)
+    audit_chain_seal(tenant.pk)
+    record(tenant, system_actor, 2)
+    real = audit_chain._redaction_macs
+
+    def sealing_meanwhile(chain):
+        assert audit_chain_seal(chain) >= 2
+        return real(chain)
+
+    monkeypatch.setattr(audit_chain, "_redaction_macs", sealing_meanwhile)
+    report = audit_chain_verify(tenant.pk)
+    assert report.holds, report.broken
+
+
+def test_a_run_pages_through_a_long_trail_in_batches_in_id_order(tenant, system_actor, monkeypatch):
+    from directory.services import audit_chain
+
+    monkeypatch.setattr(audit_chain, "SEAL_BATCH", 3)
+    events = record(tenant, system_actor, 10)
+    audit_chain_seal(tenant.pk)
+    sealed = list(
+        AuditSeal.objects.filter(chain=tenant.pk).order_by("position").values_list("event_id", flat=True)
+    )
+    assert sealed == sorted(sealed) and {e.pk for e in events} <= set(sealed)
+    assert audit_chain_verify(tenant.pk).holds and audit_chain_seal(tenant.pk) == 0
