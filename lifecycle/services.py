@@ -23,6 +23,7 @@ from directory.models import DeprovisionAction, Tenant, User, UserState
 from directory.selectors import user_personal_values
 from directory.services.audit import Actor, audit_redact, text_redact
 from directory.services.groups import MemberRef, group_update
+from directory.services.requests import scim_requests_redact
 from directory.services.users import user_delete
 from lifecycle import signals
 from lifecycle.bursts import burst_guard
@@ -219,6 +220,8 @@ def _purge(case: OffboardingCase, actor: Actor, at) -> None:
             keep=AUDIT_KEEP,
             note={"case": case.pk},
         )
+    # The request log is no regulator's trail: its bodies naming the person go whatever the setting.
+    scim_requests_redact(tenant=case.tenant, user_id=case.subject_id, personal=personal)
     case_record(case, actor, "purged", before)
     signals.user_purged.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from directory.models import ScimRequest, ScimRequestDay
+from directory.services.audit import PURGED
 
 PRUNE_BATCH = 1000
 
@@ -95,3 +97,15 @@ def scim_requests_prune(*, before: datetime, batch: int = PRUNE_BATCH) -> int:
             return deleted
         count, _ = ScimRequest.objects.filter(pk__in=ids).delete()
         deleted += count
+
+
+def scim_requests_redact(*, tenant, user_id, personal: list[str]) -> int:
+    """The purge's part of the request log: the bodies of the tenant's logged requests about the
+    user (its id in the path) or naming it (any of its ``personal`` values, as the purge gathered
+    them), replaced by ``[purged]``; what was asked, when and by whom stays. Runs in the purge's
+    transaction. Returns how many rows were redacted."""
+    about = Q(path__contains=str(user_id))
+    for value in {p for p in personal if len(p) >= 3}:
+        about |= Q(body__icontains=value)
+    rows = ScimRequest.objects.filter(about, tenant=tenant).exclude(body__in=("", PURGED))
+    return rows.update(body=PURGED, body_truncated=False)

@@ -8,7 +8,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from directory.models import AuditEvent, DeprovisionAction
+from directory.models import AuditEvent, DeprovisionAction, ScimRequest
+from directory.request_buffer import BUFFER
 from directory.services.audit_chain import audit_chain_seal, audit_chain_verify
 from lifecycle.models import CaseState, CaseStep, OffboardingCase
 from lifecycle.services import case_hold, case_release, cases_sweep
@@ -160,3 +161,16 @@ def test_every_table_is_searched():
     """The search above covers every model's table (no personal data hides in one it skips)."""
     tables = set(connection.introspection.table_names())
     assert {model._meta.db_table for model in apps.get_models()} <= tables
+
+
+def test_the_purge_leaves_no_personal_data_in_the_request_log(scim, tenant, system_actor, leaver):
+    """The logged bodies of the person's requests (its create, its updates) named them: the purge
+    replaces them, whatever the tenant's audit setting, and keeps what was asked and when."""
+    policy(tenant, system_actor, purge_redacts_audit=False)  # the log goes regardless
+    BUFFER.flush()
+    logged = ScimRequest.objects.filter(tenant=tenant)
+    assert any("leaverton" in row.body.lower() for row in logged)
+    paths = sorted(logged.values_list("method", "path"))
+    purge_all(tenant)
+    assert not [(table, value) for table, value in personal_data_left() if table == "directory_scimrequest"]
+    assert sorted(ScimRequest.objects.filter(tenant=tenant).values_list("method", "path")) == paths
