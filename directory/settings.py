@@ -228,6 +228,16 @@ CELERY_TIMEZONE = "UTC"
 # sealed with).
 AUDIT_CHAIN_KEY = os.environ.get("AUDIT_CHAIN_KEY", "")
 
+# --- Outbound webhooks (directory/outbound.py) -----------------------------------------------------
+# Endpoints are called over https only in production, never on this host or the server's private
+# networks unless allowed here (SSRF), within these timeouts and deadline.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=not PRODUCTION)
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
+WEBHOOK_READ_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_READ_TIMEOUT_SECONDS", "15"))
+WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "30"))
+
 # --- The HR screen (/hr/) -------------------------------------------------------------------------
 # A reviewer's session ends after this many minutes without a request (renewed by each request).
 HR_SESSION_IDLE_MINUTES = int(os.environ.get("HR_SESSION_IDLE_MINUTES", "30"))
