@@ -193,3 +193,13 @@ def test_the_group_filter_suggests_groups_through_the_admins_autocomplete(admin_
     answer = admin_client.get(f"{url}&term=secur").json()
     assert [r["text"] for r in answer["results"]] == ["Security Engineering"]
     assert client.get(f"{url}&term=secur").status_code == 302  # signed out: to the login
+
+
+def test_a_groups_member_pages_keep_the_list_filters_it_was_opened_from(admin_client, scim, monkeypatch):
+    from directory.admin import GroupAdmin
+
+    monkeypatch.setattr(GroupAdmin, "MEMBERS_PER_PAGE", 1)
+    team = scim.create_group("Team", members=[make(scim, f"k{i}@example.com")["id"] for i in range(2)])
+    filters = "_changelist_filters=q%3DTeam"
+    page = admin_client.get(f"/admin/directory/group/{team['id']}/change/?{filters}").content.decode()
+    assert f'href="?members=2&amp;{filters}"' in page
