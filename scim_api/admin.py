@@ -12,7 +12,6 @@ policy follows; a rehire restores it), each after a confirmation, each audited a
 from __future__ import annotations
 
 import json
-import uuid
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -24,6 +23,7 @@ from django.utils.html import format_html
 
 from directory.csv_stream import csv_lines
 from directory.errors import ServiceError
+from directory.identifiers import parse_id
 from directory.models import AuditEvent, Group, Membership, Tenant, User, UserState, UserValue, casefold_key
 from directory.services.audit import Actor, audit_record
 from directory.services.users import user_delete, user_update
@@ -101,18 +101,10 @@ class GroupFilter(InputFilter):
         if not wanted:
             return queryset
         groups = Group.objects.filter(display_name_key=casefold_key(wanted))
-        if _uuid(wanted):
-            groups = Group.objects.filter(Q(pk=wanted) | Q(pk__in=groups.values("pk")))
+        if (group_id := parse_id(wanted)) is not None:
+            groups = Group.objects.filter(Q(pk=group_id) | Q(pk__in=groups.values("pk")))
         members = Membership.objects.filter(group__in=groups, member_user=OuterRef("pk"))
         return queryset.filter(Exists(members))
-
-
-def _uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value.strip())
-    except ValueError:
-        return False
-    return True
 
 
 @admin.register(User)
@@ -192,8 +184,8 @@ class UserAdmin(admin.ModelAdmin):
             Q(external_id=term),
             Q(employee_number=term),
         ]
-        if _uuid(term):
-            branches.append(Q(pk=term.strip()))
+        if (user_id := parse_id(term)) is not None:
+            branches.append(Q(pk=user_id))
         ids: set = set()
         for branch in branches:
             ids.update(queryset.filter(branch).values_list("pk", flat=True)[:SEARCH_MATCHES])
