@@ -535,6 +535,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["hostname", "seen_at"]
 
 
-# The extension schemas' pages (directory/extension_admin.py) and the SCIM request log's
-# (directory/admin_requests.py), registered with this site.
-from directory import admin_requests, extension_admin  # noqa: E402, F401
+# The extension schemas' pages (directory/extension_admin.py), the SCIM request log's
+# (directory/admin_requests.py) and the webhook endpoints' (directory/webhook_admin.py), registered
+# with this site.
+from directory import admin_requests, extension_admin, webhook_admin  # noqa: E402, F401

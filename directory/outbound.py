@@ -19,7 +19,8 @@ turned against the server's own network (SSRF, OWASP's cheat sheet):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -62,20 +63,30 @@ def outbound_url_problem(url: str) -> str:
     return ""
 
 
-def outbound_post(url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
-    """POST ``body`` to ``url`` as the module says; what happened, never an exception for the
-    receiver's or the network's doing."""
+def outbound_session() -> requests.Session:
+    """A session for several POSTs in a row (one delivery run): its connections are kept alive
+    between them, each still checked as the module says. Close it (``with``) when done."""
+    session = _manager().get_session()
+    session.trust_env = False  # no proxy, no .netrc from the environment
+    return session
+
+
+def outbound_post(
+    url: str, body: bytes, headers: Mapping[str, str], session: requests.Session | None = None
+) -> Answer:
+    """POST ``body`` to ``url`` as the module says (on ``session``, an ``outbound_session``, or a
+    session of its own); what happened, never an exception for the receiver's or the network's
+    doing."""
     started = time.monotonic()
     problem = outbound_url_problem(url)
     if problem:
         return Answer(None, 0.0, error=problem)
     deadline = started + settings.WEBHOOK_DEADLINE_SECONDS
     try:
-        with _manager().get_session() as session:
-            session.trust_env = False  # no proxy, no .netrc from the environment
-            with session.post(url, data=body, headers=dict(headers), stream=True) as response:
-                kept = _read_until(response, deadline)
-                return Answer(response.status_code, _ms(started), body=kept.decode("utf-8", "replace"))
+        context = outbound_session() if session is None else _kept(session)
+        with context as used, used.post(url, data=body, headers=dict(headers), stream=True) as response:
+            kept = _read_until(response, deadline)
+            return Answer(response.status_code, _ms(started), body=kept.decode("utf-8", "replace"))
     except InvalidIPAddress as refused:
         return Answer(None, _ms(started), error=f"refused: {refused} is on a network Roster does not call")
     except _Deadline:
@@ -86,6 +97,11 @@ def outbound_post(url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         return Answer(None, _ms(started), error="timed out")
     except requests.RequestException as error:
         return Answer(None, _ms(started), error=f"{type(error).__name__}: {error}"[:500])
+
+
+@contextmanager
+def _kept(session: requests.Session) -> Iterator[requests.Session]:
+    yield session  # the caller's: not closed here
 
 
 class _Deadline(Exception):

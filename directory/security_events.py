@@ -76,11 +76,15 @@ def set_encode(
     kid: str,
     external_id: str | None = None,
     at: datetime | None = None,
+    jti: str | None = None,
 ) -> str:
     """One SET: ``events`` maps RFC 9967 event URIs to their payloads (``data`` for ``:full``,
     ``attributes`` for ``:notice``, each with ``version``; ``{}`` for delete, activate and
-    deactivate); ``subject_uri`` is the resource's path under the SCIM base (``/Users/<id>``)."""
-    unknown = set(events) - set(EVENT_URIS)
+    deactivate); ``subject_uri`` is the resource's path under the SCIM base (``/Users/<id>``);
+    ``jti`` and ``at`` fixed by the caller make a retry carry the same claims. A URI of RFC 9967's
+    namespace must be one it registers; others are private event types (RFC 8417 section 2.2:
+    Roster's test event)."""
+    unknown = {uri for uri in events if uri.startswith("urn:ietf:")} - set(EVENT_URIS)
     if unknown or not events:
         raise ValueError(f"Not RFC 9967 event URIs: {sorted(unknown) or 'none given'}.")
     sub_id: dict = {"format": "scim", "uri": subject_uri}
@@ -89,7 +93,7 @@ def set_encode(
     claims = {
         "iss": issuer,
         "iat": int(at.timestamp()) if at else int(time.time()),
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "aud": audience,
         "txn": txn,
         "sub_id": sub_id,

@@ -237,6 +237,23 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5"))
 WEBHOOK_READ_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_READ_TIMEOUT_SECONDS", "15"))
 WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "30"))
+# Events (GET /api/events, webhooks, directory.services.events) and delivery attempts are kept
+# EVENTS_RETENTION_DAYS (pruned daily by the periodic task "events-prune").
+EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "90"))
+if EVENTS_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("EVENTS_RETENTION_DAYS must be at least 1.")
+# Delivery (directory/services/webhooks.py): the waits between an endpoint's failed attempts, in
+# seconds (default Standard Webhooks' schedule over 3 days; the last repeats until it has failed for
+# WEBHOOK_DISABLE_AFTER_HOURS, then it is disabled), and how long a worker's hold on an endpoint
+# outlives the worker (a killed worker's endpoint is taken over after it).
+WEBHOOK_RETRY_SCHEDULE = [
+    float(s)
+    for s in os.environ.get("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,50400,72000,86400").split(
+        ","
+    )
+]
+WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS", "120"))
+WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "60"))
 
 # --- The HR screen (/hr/) -------------------------------------------------------------------------
 # A reviewer's session ends after this many minutes without a request (renewed by each request).

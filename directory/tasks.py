@@ -33,3 +33,45 @@ def scim_request_log_prune() -> int:
     migration 0026); the number deleted."""
     before = timezone.now() - timedelta(days=settings.SCIM_REQUEST_LOG_DAYS)
     return scim_requests_prune(before=before)
+
+
+@shared_task(name="directory.tasks.events_sequence")
+def events_sequence_task() -> int:
+    """Publish what has committed (directory.services.events): enqueued after writes, and by beat
+    (``events-sequence``) as the sweep. Runs again while a run fills its batch."""
+    from directory.services.events import SEQUENCE_BATCH, events_sequence
+
+    total = 0
+    for _ in range(20):  # then the sweep carries on: a run never monopolises a worker
+        published = events_sequence()
+        total += published
+        if published < SEQUENCE_BATCH:
+            break
+    return total
+
+
+@shared_task(name="directory.tasks.webhook_deliver")
+def webhook_deliver_task(endpoint_id: int) -> int:
+    """Deliver an endpoint's due events (directory.services.webhooks); idempotent: a second worker
+    finds the endpoint leased and returns."""
+    from directory.services.webhooks import webhook_deliver
+
+    return webhook_deliver(endpoint_id)
+
+
+@shared_task(name="directory.tasks.events_sweep")
+def events_sweep() -> int:
+    """Beat's ``events-sequence`` (every 5 s): publish what a lost message left behind, and wake the
+    endpoints with events due."""
+    from directory.services.webhooks import webhooks_sweep
+
+    events_sequence_task()
+    return webhooks_sweep()
+
+
+@shared_task(name="directory.tasks.events_prune")
+def events_prune_task() -> int:
+    """Delete events and delivery attempts older than EVENTS_RETENTION_DAYS (beat: daily)."""
+    from directory.services.events import events_prune
+
+    return events_prune(before=timezone.now() - timedelta(days=settings.EVENTS_RETENTION_DAYS))

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from directory.event_feed import events_feed
 from directory.health import healthz
 from directory.metrics import metrics
 from lifecycle.dashboard_admin import dashboard_urls
@@ -14,6 +15,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("api/events", events_feed, name="events_feed"),
     # The admin's own URLs, and the pages it shows beside its models' (admin:dashboard,
     # admin:evidence_pack).
     path(

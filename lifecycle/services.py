@@ -22,6 +22,7 @@ from directory.errors import DoesNotExist, InvalidReference, NotAllowedNow, NotP
 from directory.models import DeprovisionAction, Tenant, User, UserState
 from directory.selectors import user_personal_values
 from directory.services.audit import Actor, audit_redact, text_redact
+from directory.services.events import events_redact
 from directory.services.groups import MemberRef, group_update
 from directory.services.requests import scim_requests_redact
 from directory.services.users import user_delete
@@ -222,6 +223,8 @@ def _purge(case: OffboardingCase, actor: Actor, at) -> None:
         )
     # The request log is no regulator's trail: its bodies naming the person go whatever the setting.
     scim_requests_redact(tenant=case.tenant, user_id=case.subject_id, personal=personal)
+    # and so is the event feed
+    events_redact(tenant=case.tenant, resource_id=str(case.subject_id), personal=personal)
     case_record(case, actor, "purged", before)
     signals.user_purged.send(sender=OffboardingCase, tenant=case.tenant, user_id=case.subject_id, case=case)
 

@@ -20,6 +20,13 @@ def _types(tenant) -> list[ResourceType]:
     return [resource_type_of(tenant, name) for name in RESOURCE_TYPES]
 
 
+def set_event_uris() -> list[str]:
+    from directory.security_events import PREFIX
+    from directory.services.webhooks import SET_EVENTS
+
+    return sorted({PREFIX + name for name in SET_EVENTS.values()})
+
+
 def service_provider_config(base_url: str, name=None, tenant=None) -> dict:
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG],
@@ -42,6 +49,9 @@ def service_provider_config(base_url: str, name=None, tenant=None) -> dict:
             "maxPageSize": settings.SCIM_MAX_PAGE_SIZE,
             "cursorTimeout": cursor_timeout(),
         },
+        # RFC 9967 section 4: the SET event URIs Roster can send (to the webhook endpoints that
+        # choose the format, issue 22); no asynchronous requests.
+        "securityEvents": {"asyncRequest": "none", "eventUris": set_event_uris()},
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

@@ -87,6 +87,27 @@ SERVICE_PROVIDER_CONFIG_SCHEMA = Schema(
             ),
         ),
         Attribute(
+            name="securityEvents",
+            type="complex",
+            description="Security Event Token support (RFC 9967 section 4).",
+            **RO,
+            sub_attributes=(
+                _text(
+                    "asyncRequest",
+                    "Whether asynchronous requests are supported: none, long or request.",
+                    canonical_values=("none", "long", "request"),
+                ),
+                Attribute(
+                    name="eventUris",
+                    type="reference",
+                    multi_valued=True,
+                    reference_types=("uri",),
+                    description="The event URIs the service provider may send (informational).",
+                    **RO,
+                ),
+            ),
+        ),
+        Attribute(
             name="authenticationSchemes",
             type="complex",
             multi_valued=True,

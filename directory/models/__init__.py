@@ -1,5 +1,14 @@
 from directory.models.audit import ActorType, AuditChain, AuditEvent, AuditSeal
 from directory.models.base import casefold_key, new_id
+from directory.models.events import (
+    Event,
+    EventFeedState,
+    EventSource,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookFormat,
+    WebhookReplay,
+)
 from directory.models.extensions import (
     ExtensionAttribute,
     ExtensionSchema,
@@ -20,6 +29,9 @@ __all__ = [
     "AuditEvent",
     "AuditSeal",
     "DeprovisionAction",
+    "Event",
+    "EventFeedState",
+    "EventSource",
     "ExtensionAttribute",
     "ExtensionSchema",
     "Group",
@@ -34,6 +46,10 @@ __all__ = [
     "UserExtensionValue",
     "UserState",
     "UserValue",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookFormat",
+    "WebhookReplay",
     "WorkerHeartbeat",
     "casefold_key",
     "new_id",

@@ -10,6 +10,7 @@ from django.db import connection, models
 
 from directory.models import ActorType, AuditEvent, ScimToken, Tenant
 from directory.services.audit_chain import personal_digest, redaction_mac
+from directory.services.events import events_nudge
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def audit_event(
     )
     if at is not None:
         event.occurred_at = at
+    events_nudge(action)  # published to the host application after it commits (issue 22)
     return event
 
 

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from directory.services.audit import Actor
 from directory.services.extensions import extension_schema_declare
 from directory.services.tokens import token_create
+from directory.services.webhooks import webhook_endpoint_create
 from tests.support.browser import ADMIN, log_in
 
 PAGES = [
@@ -25,6 +26,10 @@ PAGES = [
     "/admin/directory/extensionschema/add/",
     "/admin/directory/extensionschema/import/",
     "/admin/directory/workerheartbeat/",
+    "/admin/directory/webhookendpoint/",
+    "/admin/directory/webhookendpoint/add/",
+    "/admin/directory/webhookattempt/",
+    "/admin/directory/apikey/",
     "/admin/django_celery_beat/periodictask/",
     "/admin/django_celery_beat/periodictask/add/",
     "/admin/django_celery_beat/intervalschedule/",
@@ -36,6 +41,9 @@ PAGES = [
     "/admin/auth/group/add/",
     "/admin/password_change/",
 ]
+
+
+WEBHOOK_PAGES = ("change", "test", "rotate", "replay-since", "replay-event", "disable")
 
 
 def test_a_refused_inline_script_shows_on_the_console(page):
@@ -61,12 +69,20 @@ def test_every_admin_page_renders_without_a_violation(page, admin_user, tenant):
         document={"id": "urn:acme:schemas:2.0:User", "attributes": [{"name": "costCode"}]},
         resource_type="User",
     )
+    endpoint = webhook_endpoint_create(
+        tenant=tenant,
+        url="https://hooks.example.com/roster",
+        event_types=[],
+        format="set",
+        actor=Actor.system("tests"),
+    )
     log_in(browser, *ADMIN)
     for url in [
         *PAGES,
         f"/admin/directory/tenant/{tenant.pk}/change/",
         f"/admin/directory/scimtoken/{token.pk}/change/",
         f"/admin/directory/extensionschema/{outcome.schema.pk}/change/",
+        *(f"/admin/directory/webhookendpoint/{endpoint.pk}/{page}/" for page in WEBHOOK_PAGES),
     ]:
         response = browser.goto(url)
         assert response.status == 200, url

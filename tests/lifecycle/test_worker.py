@@ -18,7 +18,7 @@ from lifecycle.models import Burst, CaseStep, OffboardingCase, StepStatus
 from lifecycle.step_runs import steps_resend
 from lifecycle.sweep import lifecycle_sweep
 from tests.lifecycle.test_cases import deactivate, policy, user_state
-from tests.support.processes import celery_worker, wait_until
+from tests.support.processes import broker_at, celery_worker, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,25 +64,14 @@ def test_a_worker_killed_mid_step_leaves_a_case_that_finishes_once(scim, tmp_pat
     assert AuditEvent.objects.filter(action="offboarding.steps_finished", target_id=uid).count() == 1
 
 
-def use_broker(url: str) -> None:
-    """Send this process's tasks to ``url`` from now on. kombu keeps a pool per broker; the app
-    forgets which it used (as a forked process does) and takes the one of ``url``."""
-    app.conf.broker_url = url
-    app._after_fork()
-
-
 def test_a_broker_down_while_users_are_deprovisioned_loses_nothing(scim):
-    working = app.conf.broker_url
-    use_broker("redis://127.0.0.1:9/0")  # nothing listens there: every send fails
-    try:
+    with broker_at("redis://127.0.0.1:9/0"):  # nothing listens there: every send fails
         ids = [scim.create_user(f"u{i}@example.com")["id"] for i in range(3)]
         for uid in ids:
             deactivate(scim, uid, consume=False)  # answered normally: access ends whatever the broker does
         assert (
             scim.delete(f"/Users/{ids[2]}").status_code == 204
         )  # Entra's next step, its case in the request
-    finally:
-        use_broker(working)
     assert PendingDeactivation.objects.count() == 2  # the third was drained by its DELETE
     assert [user_state(uid) for uid in ids] == ["suspended", "suspended", "deleted"]
     app.control.purge()  # nothing of an earlier test's in the queue: only what this sweep sends

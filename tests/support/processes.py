@@ -93,6 +93,30 @@ def celery_worker(
         yield watcher
 
 
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """This process sends its tasks to ``url`` inside the block. Celery reads CELERY_BROKER_URL
+    from the environment before its configuration (the PostgreSQL pass sets it), and keeps a pool
+    per broker, which ``_after_fork`` makes it forget (as a forked process does)."""
+    from directory.celery import app
+
+    before_env, before_conf = os.environ.get("CELERY_BROKER_URL"), app.conf.broker_url
+
+    def use(env: str | None, conf: str) -> None:
+        if env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = env
+        app.conf.broker_url = conf
+        app._after_fork()
+
+    use(url, url)
+    try:
+        yield
+    finally:
+        use(before_env, before_conf)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
