@@ -31,14 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.extensions import ensure_database
-from benchmarks.harness import commit, machine
+from benchmarks.harness import commit, machine, title_patch
 from benchmarks.serve import ROOT, environment, reexec_in_venv
 
 KINDS = ("lookup", "get")
 OPTIONAL = ("patch",)
 TARGET = 0.95
 WARMUP = 30  # unmeasured requests per kind, mode and round: prepared statements, caches
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SLUG = "bench-console"
 
 
@@ -64,12 +63,7 @@ def requester(client, ids: list[str], users: int):
         if kind == "get":
             return client.get(f"/scim/v2/Users/{random.choice(ids)}")
         if kind == "patch":
-            operation = {"op": "replace", "path": "title", "value": f"T {random.random()}"}
-            return client.patch(
-                f"/scim/v2/Users/{random.choice(ids)}",
-                json.dumps({"schemas": [PATCH_OP], "Operations": [operation]}),
-                content_type="application/scim+json",
-            )
+            return title_patch(client, random.choice(ids))
         raise SystemExit(f"unknown kind {kind!r}: {', '.join(KINDS + OPTIONAL)}")
 
     return request

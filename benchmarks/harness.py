@@ -317,3 +317,14 @@ def _run(scenario, ctx: Context, args: argparse.Namespace, state, round_number: 
         flush=True,
     )
     return result
+
+
+def title_patch(client, user_id: str):
+    """PATCH a random title onto the user, through Django's test ``client`` (the in-process
+    benchmarks' write: console_overhead.py, events.py)."""
+    operation = {"op": "replace", "path": "title", "value": f"T {random.random()}"}
+    return client.patch(
+        f"/scim/v2/Users/{user_id}",
+        json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [operation]}),
+        content_type="application/scim+json",
+    )

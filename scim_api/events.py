@@ -80,7 +80,7 @@ def _draw(source: Source, document: dict | None) -> None:
         data = _resource_data("User", target, document, source.snapshot)
         source.drawn.append(_drawn("user.created", "User", target, data | _flag(action == "user.restored")))
     elif action == "user.updated":
-        before = _previous(source, changes)
+        before = _previous(source, changes, document)
         data = _resource_data("User", target, document, source.snapshot) | {"previous_attributes": before}
         source.drawn.append(_drawn(_user_update_type(changes), "User", target, data))
     elif action == "user.deleted":
@@ -93,7 +93,7 @@ def _draw(source: Source, document: dict | None) -> None:
     elif action == "group.updated":
         attributes = {k: v for k, v in changes.items() if k not in ("members", "ignored")}
         if attributes:
-            before = _previous(source, attributes)
+            before = _previous(source, attributes, document)
             data = _resource_data("Group", target, document, source.snapshot) | {
                 "previous_attributes": before
             }
@@ -254,14 +254,13 @@ def _render(tenant, kind: str, instances: list) -> list[dict]:
     return RESOURCES[binding.endpoint].render_many(tenant, instances, projection, events_base_url())
 
 
-def _previous(source: Source, changes: dict) -> dict[str, Any]:
-    """``previous_attributes``: the SCIM attributes the change altered, as they were. Rendered from
-    the snapshot with the audit event's ``before`` values put back, and compared attribute by
-    attribute (an extension's attributes one by one)."""
+def _previous(source: Source, changes: dict, document: dict | None) -> dict[str, Any]:
+    """``previous_attributes``: the SCIM attributes the change altered, as they were. The snapshot,
+    with the audit event's ``before`` values put back, is rendered and compared with ``document``
+    (the resource as written) attribute by attribute (an extension's attributes one by one)."""
     model = MODELS.get(source.audit.target_type)
-    if model is None or not source.snapshot or source.tenant is None:
+    if model is None or not source.snapshot or source.tenant is None or document is None:
         return {}
-    after = instance_from_snapshot(model, source.snapshot)
     before = instance_from_snapshot(model, source.snapshot)
     fields = {f.name: f for f in model._meta.concrete_fields}
     for key, change in changes.items():
@@ -276,7 +275,8 @@ def _previous(source: Source, changes: dict) -> dict[str, Any]:
             if change["before"] is None:
                 values[urn].pop(name, None)
             before.extensions = values
-    old, new = _render(source.tenant, source.audit.target_type, [before, after])
+    [old] = _render(source.tenant, source.audit.target_type, [before])
+    new = document
     previous: dict[str, Any] = {}
     for key in sorted(set(old) | set(new)):
         if key in ("meta", "schemas", "id"):

@@ -268,7 +268,7 @@ class _Nudges:
     the interval's end for what the interval's writes committed after it: a write storm costs a
     few messages a second, and no write waits much past the interval for its event."""
 
-    INTERVAL = 0.2
+    INTERVAL = 0.5
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -311,7 +312,7 @@ def webhook_deliver(endpoint_id: int) -> int:
         return 0
     endpoint = WebhookEndpoint.objects.select_related("tenant").get(pk=endpoint_id)
     delivered, more = 0, False
-    session = outbound_session()  # the run's connections kept alive from one event to the next
+    session = _session()
     try:
         started = renewed = time.monotonic()
         if not _send_replays(endpoint, lease, session):
@@ -344,11 +345,31 @@ def webhook_deliver(endpoint_id: int) -> int:
         else:
             more = True
     finally:
-        session.close()
         WebhookEndpoint.objects.filter(pk=endpoint_id, lease=lease).update(leased_until=None, lease=None)
-    if more:
+    # What was published while this run held the endpoint was not woken for (webhooks_wake).
+    if more or _pending(endpoint, Event.objects.aggregate(last=Max("pk"))["last"] or 0).exists():
         _enqueue(endpoint_id)
     return delivered
+
+
+_SESSIONS = threading.local()
+
+
+def _session():
+    """This thread's ``outbound_session``, kept from one delivery run to the next: its connections
+    to the receivers stay open (each still checked at connection, directory/outbound.py). A new
+    one if the settings it was made under changed (tests change them)."""
+    made_under = (
+        settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+        settings.WEBHOOK_ALLOW_LOOPBACK,
+        settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+        settings.WEBHOOK_READ_TIMEOUT_SECONDS,
+    )
+    if getattr(_SESSIONS, "made_under", None) != made_under:
+        if getattr(_SESSIONS, "session", None) is not None:
+            _SESSIONS.session.close()
+        _SESSIONS.session, _SESSIONS.made_under = outbound_session(), made_under
+    return _SESSIONS.session
 
 
 def _take_lease(endpoint_id: int, lease: uuid.UUID) -> bool:
