@@ -10,8 +10,10 @@ it were deleted unread (``EVENTS_RETENTION_DAYS``).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -20,12 +22,14 @@ from directory.models import ApiKey, Tenant
 from directory.services.events import (
     EVENT_TYPES,
     CursorExpired,
+    CursorUnknown,
     event_document,
     events_after,
     events_sequence,
 )
 
 MAX_LIMIT = 1000
+logger = logging.getLogger(__name__)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -59,15 +63,17 @@ def events_feed(request: HttpRequest) -> JsonResponse:
     if isinstance(key, str):
         return _error(401, key)
     params = request.GET
-    after_text = params.get("after", "0").strip() or "0"
-    if not after_text.isascii() or not after_text.isdigit() or len(after_text) > 19:
+    after_text = params.get("after", "").strip()
+    if after_text and (not after_text.isascii() or not after_text.isdigit() or len(after_text) > 19):
         return _error(400, f"after={after_text[:40]!r} is not a cursor: give next_cursor of the last page.")
     types = [t.strip() for t in params.get("types", "").split(",") if t.strip()]
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown:
         return _error(400, f"Unknown event types {unknown}; the types are: {', '.join(EVENT_TYPES)}.")
     limit_text = params.get("limit", "100").strip()
-    if not limit_text.isascii() or not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 4) or not (
+        1 <= int(limit_text) <= MAX_LIMIT
+    ):
         return _error(400, f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     tenant = key.tenant
     slug = params.get("tenant", "").strip()
@@ -77,15 +83,26 @@ def events_feed(request: HttpRequest) -> JsonResponse:
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             return _error(404, f"There is no tenant {slug[:64]!r}.")
-    events_sequence()  # what has committed by now, if no other sequencer is at it
     try:
-        page, cursor = events_after(after=int(after_text), tenant=tenant, types=types, limit=int(limit_text))
+        events_sequence()  # what has committed by now, if no other sequencer is at it
+    except DatabaseError:  # the feed still serves what is published; the worker's runs will say why
+        logger.exception("the feed's sequencing failed")
+    try:
+        page, cursor = events_after(
+            after=int(after_text) if after_text else None, tenant=tenant, types=types, limit=int(limit_text)
+        )
     except CursorExpired as expired:
         return _error(
             410,
             f"Events after cursor {after_text} were deleted after {EVENTS_RETENTION_TEXT}: read again from "
             "the start (omit after) and reconcile.",
             oldest_cursor=str(expired.args[1]),
+        )
+    except CursorUnknown as past:
+        return _error(
+            400,
+            f"Cursor {after_text} is past the last event ({past.args[1]}): it is not one this server "
+            "gave. Read from the start (omit after) and reconcile.",
         )
     return JsonResponse(
         {

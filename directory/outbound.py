@@ -18,6 +18,7 @@ turned against the server's own network (SSRF, OWASP's cheat sheet):
 
 from __future__ import annotations
 
+import http.cookiejar
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,6 +69,8 @@ def outbound_session() -> requests.Session:
     between them, each still checked as the module says. Close it (``with``) when done."""
     session = _manager().get_session()
     session.trust_env = False  # no proxy, no .netrc from the environment
+    # No cookies kept: a receiver's would go with the next POST to its host, another tenant's.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
 
 

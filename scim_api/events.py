@@ -23,6 +23,7 @@ from directory.services.events import (
     MEMBERS_ONE_BY_ONE,
     MEMBERS_PER_EVENT,
     OFFBOARDING,
+    REDACTED_SOURCE,
     Drawn,
     Source,
 )
@@ -76,6 +77,9 @@ def _draw(source: Source, document: dict | None) -> None:
     audit = source.audit
     action, target = audit.action, audit.target_id
     changes = audit.changes if isinstance(audit.changes, dict) else {}
+    if source.snapshot == REDACTED_SOURCE:  # purged before it was published: ids and states only
+        source.snapshot = None
+        changes = {key: value for key, value in changes.items() if key in ("case", "state")}
     if action in ("user.created", "user.restored"):
         data = _resource_data("User", target, document, source.snapshot)
         source.drawn.append(_drawn("user.created", "User", target, data | _flag(action == "user.restored")))
@@ -217,7 +221,7 @@ def _render_all(sources: list[Source]) -> dict[int, dict]:
         model = MODELS.get(source.audit.target_type)
         if model is None or not source.snapshot or source.tenant is None:
             continue
-        if source.audit.action in ("user.deleted", "group.deleted"):
+        if source.snapshot == REDACTED_SOURCE or source.audit.action in ("user.deleted", "group.deleted"):
             continue
         try:
             instance = instance_from_snapshot(model, source.snapshot)

@@ -1,15 +1,18 @@
 """Publishing the outbox (issue 22): the sequencer, the event types, the feed's selection, retention.
 
-**The sequencer** (``events_sequence``) turns ``EventSource`` rows (the trigger's, one per published
-audit event, directory.models.events) into ``Event`` rows whose ids are the feed's cursor. Ids of
-audit events are taken in insert order, not commit order: a reader resuming after the last id it
-saw would miss the event of a transaction that took an earlier id and committed later. So nothing
-is numbered until it can no longer be preceded: on PostgreSQL the sequencer takes the sources whose
-transaction is older than the ``xmin`` of its snapshot (every transaction that might still write an
-earlier one has ended), in the order of their transactions and then of their audit ids, and numbers
-them in one transaction. One sequencer runs at a time (an advisory lock), so each run's numbers
-follow the last run's and become visible all at once: a cursor never skips or repeats. SQLite runs
-one write transaction at a time, so there insert order is commit order.
+**The sequencer** (``events_sequence``) turns ``EventSource`` rows (the trigger's, one per
+published audit event, directory.models.events) into ``Event`` rows whose ids are the feed's
+cursor. Ids of audit events are taken in insert order, not commit order: a reader resuming after
+the last id it saw would miss the event of a transaction that took an earlier id and committed
+later. So nothing is numbered until it can no longer be preceded: on PostgreSQL the sequencer takes
+the sources whose transaction is older than the oldest one still running in this database
+(``_HORIZON``: every transaction that might still write an earlier one has ended; those of the
+server's other databases cannot write here, so a long one there holds nothing back), in the order
+of their transactions and then of their audit ids, and numbers them in one transaction. The horizon
+only orders: a source stays until it is numbered, so whatever the horizon, none is lost. One
+sequencer runs at a time (an advisory lock), so each run's numbers follow the last run's and become
+visible all at once: a cursor never skips or repeats. SQLite runs one write transaction at a time,
+so there insert order is commit order.
 
 Of two transactions that changed the same resource the later one took its row lock after the
 earlier committed, so it also took its transaction id later, unless it had written something else
@@ -102,6 +105,8 @@ MEMBERS_ONE_BY_ONE = 100
 MEMBERS_PER_EVENT = 1000
 
 SEQUENCE_BATCH = 5000
+# A source the purge reached before it was published: drawn with ids and states only.
+REDACTED_SOURCE = {"_redacted": True}
 SEQUENCER_LOCK = (0x5C1A, -1)  # directory.services.locks' namespace; no tenant has id -1
 
 # In-process (issue 22): after an event is published, ``event_published`` (every type) and the
@@ -173,19 +178,35 @@ def _sequencer_lock() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+# The oldest transaction of this database still running as the statement's snapshot was taken (its
+# in-progress ids, those this database's sessions hold: pg_stat_activity.backend_xid, the top-level
+# id that pg_current_xact_id() gives the trigger), else the first id not yet given. One a session
+# of another role holds is not seen (its backend_xid is hidden), nor one that ends between the
+# snapshot and that read: then its sources wait for the next run (numbered after the run's others).
+_HORIZON = """
+SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x WHERE x::xid IN (
+        SELECT backend_xid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_xid IS NOT NULL
+    )),
+    pg_snapshot_xmax(pg_current_snapshot())
+)
+"""
+_READY = f"""
+SELECT audit_event_id, snapshot, xact FROM directory_eventsource
+WHERE xact < ({_HORIZON}) OR xact = pg_current_xact_id_if_assigned()
+ORDER BY xact, audit_event_id LIMIT %s
+"""  # noqa: S608 (constants)
+
+
 def _ready_sources(limit: int) -> list[tuple[int, Any, Any]]:
-    """(audit event id, snapshot, transaction) of the sources no running transaction can precede, in order.
-    The sequencer's own transaction's are ready too (it is called inside one in tests)."""
+    """(audit event id, snapshot, transaction) of the sources no running transaction can precede,
+    in order. The sequencer's own transaction's are ready too (it is called inside one in tests)."""
     if connection.vendor != "postgresql":
         sources = EventSource.objects.order_by("pk").values_list("pk", "snapshot")[:limit]
         return [(pk, snapshot, pk) for pk, snapshot in sources]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT audit_event_id, snapshot, xact FROM directory_eventsource "
-            "WHERE xact < pg_snapshot_xmin(pg_current_snapshot()) OR xact = pg_current_xact_id_if_assigned() "
-            "ORDER BY xact, audit_event_id LIMIT %s",
-            [limit],
-        )
+        cursor.execute(_READY, [limit])
         return [(pk, _json(snapshot), xact) for pk, snapshot, xact in cursor.fetchall()]
 
 
@@ -330,26 +351,41 @@ class CursorExpired(Exception):
 
 
 def events_after(
-    *, after: int, tenant: Tenant | None, types: Iterable[str] | None, limit: int
+    *, after: int | None, tenant: Tenant | None, types: Iterable[str] | None, limit: int
 ) -> tuple[list[Event], int]:
-    """Up to ``limit`` events after the cursor ``after`` (of ``tenant``, or of all; of ``types``, or
-    all), in commit order, and the cursor to resume from. The last event published is read first
-    and the page stops there: a run committing in between is read next time, not skipped. A page
-    shorter than ``limit`` read everything up to that last event, which the cursor then names (a
-    reader filtering rare types does not scan the same events again)."""
-    state = EventFeedState.objects.filter(pk=1).values_list("pruned_through", flat=True).first() or 0
-    if after < state:
-        raise CursorExpired(after, state)
-    last = Event.objects.aggregate(last=Max("pk"))["last"] or 0
+    """Up to ``limit`` events after the cursor ``after`` (None: from the oldest kept; of ``tenant``,
+    or of all; of ``types``, or all), in commit order, and the cursor to resume from. The last
+    event published is read first and the page stops there: a run committing in between is read
+    next time, not skipped. A page shorter than ``limit`` read everything up to that last event,
+    which the cursor then names (a reader filtering rare types does not scan the same events
+    again). ``CursorExpired`` when the retention has deleted events after ``after``, also while
+    the page was read; ``CursorUnknown`` for a cursor past the last event ever published."""
+    pruned = _pruned_through()
+    after = pruned if after is None else after
+    if after < pruned:
+        raise CursorExpired(after, pruned)
+    last = max(Event.objects.aggregate(last=Max("pk"))["last"] or 0, pruned)
+    if after > last:
+        raise CursorUnknown(after, last)
     events: QuerySet[Event] = Event.objects.filter(pk__gt=after, pk__lte=last)
     if tenant is not None:
         events = events.filter(tenant=tenant)
     if types:
         events = events.filter(type__in=list(types))
     page = list(events.order_by("pk")[:limit])
+    if after < _pruned_through():  # a prune ran meanwhile: the page may lack what it deleted
+        raise CursorExpired(after, _pruned_through())
     if len(page) == limit:
         return page, page[-1].pk
     return page, max(after, last)
+
+
+def _pruned_through() -> int:
+    return EventFeedState.objects.filter(pk=1).values_list("pruned_through", flat=True).first() or 0
+
+
+class CursorUnknown(Exception):
+    """A cursor past the last event published: not one this server gave (a restored database?)."""
 
 
 def events_prune(*, before: datetime, batch: int = 5000) -> int:
@@ -385,8 +421,11 @@ def events_redact(*, tenant: Tenant, resource_id: str, personal: list[str]) -> i
     rare as purges are)."""
     from directory.services.audit import text_redact
 
+    if connection.vendor == "postgresql":  # a sequencer under way finishes first: its events are seen
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(SEQUENCER_LOCK))
     EventSource.objects.filter(tenant_id=tenant.pk, audit_event__in=_audit_ids(tenant, resource_id)).update(
-        snapshot=None
+        snapshot=REDACTED_SOURCE
     )
     redacted = 0
     mentioning = Event.objects.filter(tenant=tenant).filter(

@@ -255,15 +255,20 @@ def _audit(endpoint: WebhookEndpoint, actor: Actor, action: str, changes: dict) 
 
 
 def webhooks_wake(events: Iterable[Event]) -> None:
-    """After a publication: enqueue delivery to each enabled endpoint some of ``events`` are for."""
+    """After a publication: enqueue delivery to each enabled endpoint some of ``events`` are for,
+    unless a worker is delivering to it (it looks again once it lets go: ``webhook_deliver``)."""
     events = list(events)
     if not events:
         return
     tenants = {event.tenant_id for event in events}
     types = {event.type for event in events}
-    for endpoint in (
-        _live().filter(Q(tenant__isnull=True) | Q(tenant_id__in=tenants)).only("pk", "event_types")
-    ):
+    endpoints = (
+        _live()
+        .filter(Q(tenant__isnull=True) | Q(tenant_id__in=tenants))
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=timezone.now()))
+        .only("pk", "event_types")
+    )
+    for endpoint in endpoints:
         if not endpoint.event_types or types & set(endpoint.event_types):
             _enqueue(endpoint.pk)
 
@@ -393,6 +398,8 @@ def _keep(endpoint: WebhookEndpoint, lease: uuid.UUID, cursor: int, attempts: li
         if not WebhookEndpoint.objects.filter(pk=endpoint.pk, lease=lease, enabled=True).update(**fields):
             return False
         WebhookAttempt.objects.bulk_create(attempts)
+    if "failures" in fields:  # the run made progress: a failure after it starts a new count
+        endpoint.failing_since, endpoint.failures = None, 0
     return True
 
 
@@ -413,7 +420,8 @@ def _for(endpoint: WebhookEndpoint, events: QuerySet[Event]) -> QuerySet[Event]:
 
 
 def _send_replays(endpoint: WebhookEndpoint, lease: uuid.UUID, session) -> bool:
-    """The replays asked for, before the queue; False when the lease was lost."""
+    """The replays asked for, before the queue; False to stop the run: the lease was lost, or a
+    replay was refused (it is tried again after the backoff, as a queued event would be)."""
     for replay in (
         WebhookReplay.objects.filter(endpoint=endpoint).select_related("event").order_by("pk")[:BATCH]
     ):
@@ -421,8 +429,10 @@ def _send_replays(endpoint: WebhookEndpoint, lease: uuid.UUID, session) -> bool:
         attempt = _attempt(endpoint, replay.event, answer, kind="replay")
         if not _keep(endpoint, lease, endpoint.cursor, [attempt]):
             return False
-        if answer.delivered:
-            replay.delete()
+        if not answer.delivered:
+            _failed(endpoint, lease, replay.event, answer)
+            return False
+        replay.delete()
     return True
 
 
@@ -555,8 +565,10 @@ def _attempt(endpoint: WebhookEndpoint, event: Event, answer: Answer, kind: str 
         event_type=event.type,
         status=answer.status,
         latency_ms=answer.ms,
-        error=answer.error[:500],
-        answer=answer.body[:2000],
+        # PostgreSQL's text refuses NUL, which a receiver may send: it would fail the attempt's
+        # record, and so the run, again and again.
+        error=answer.error[:500].replace("\x00", "\ufffd"),
+        answer=answer.body[:2000].replace("\x00", "\ufffd"),
         delivered=answer.delivered,
         kind=kind,
     )

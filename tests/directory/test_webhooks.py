@@ -336,3 +336,67 @@ def test_disabling_or_replaying_stops_a_delivery_under_way(receiver, tenant):
     assert webhooks._take_lease(endpoint.pk, lease)
     webhook_enable(endpoint=endpoint, actor=ACTOR, enabled=False)
     assert not webhooks._keep(endpoint, lease, events[-1].pk, [])
+
+
+def test_an_answer_with_a_nul_is_recorded_and_the_queue_moves_on(receiver, tenant, monkeypatch):
+    from directory.outbound import Answer
+
+    endpoint = endpoint_for(receiver, tenant)
+    publish(tenant, "a", "b")
+    monkeypatch.setattr(webhooks, "outbound_post", lambda *a, **k: Answer(200, 1.0, body="ok\x00then"))
+    assert webhook_deliver(endpoint.pk) == 2
+    assert WebhookAttempt.objects.filter(endpoint=endpoint, answer="ok\ufffdthen").count() == 2
+    attempt = webhook_send_test(endpoint=endpoint, actor=ACTOR)
+    assert attempt.answer == "ok\ufffdthen"
+
+
+def test_progress_between_failures_starts_the_count_again(receiver, tenant):
+    endpoint = endpoint_for(receiver, tenant)
+    publish(tenant, "a", "b")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=timezone.now() - timedelta(days=4, hours=23), failures=8
+    )
+    receiver.status = 200
+    first = Event.objects.order_by("pk").first()
+
+    def one_then_down(*args, **kwargs):
+        answer = real(*args, **kwargs)
+        receiver.status = 503
+        return answer
+
+    real = webhooks.outbound_post
+    webhooks.outbound_post = one_then_down
+    try:
+        assert webhook_deliver(endpoint.pk) == 1
+    finally:
+        webhooks.outbound_post = real
+    endpoint.refresh_from_db()
+    assert endpoint.cursor == first.pk and endpoint.enabled
+    assert endpoint.failures == 1 and endpoint.failing_since > timezone.now() - timedelta(minutes=1)
+    assert endpoint.next_attempt_at - timezone.now() < timedelta(seconds=6)  # the first wait, not a day
+
+
+def test_a_refused_replay_backs_off_like_an_event(receiver, tenant):
+    endpoint = endpoint_for(receiver, tenant)
+    [event] = publish(tenant, "a")
+    webhook_deliver(endpoint.pk)
+    webhook_replay_event(endpoint=endpoint, actor=ACTOR, event=event)
+    receiver.status = 400
+    assert webhook_deliver(endpoint.pk) == 0
+    endpoint.refresh_from_db()
+    assert endpoint.failures == 1 and endpoint.next_attempt_at > timezone.now()
+    assert WebhookReplay.objects.count() == 1
+    assert webhooks_sweep() == 0  # not due: not woken every few seconds
+
+
+def test_no_cookie_a_receiver_sets_is_sent_back(receiver, tenant, other_tenant):
+    """The session is kept from run to run (and shared by endpoints): a cookie would travel from one
+    tenant's endpoint to another's on the same host."""
+    endpoint_for(receiver, tenant)
+    theirs = endpoint_for(receiver, other_tenant)
+    publish(tenant, "a")
+    publish(other_tenant, "b")
+    for endpoint in WebhookEndpoint.objects.order_by("pk"):
+        webhook_deliver(endpoint.pk)
+    assert len(receiver.received) == 2 and theirs.pk
+    assert all("cookie" not in got.headers for got in receiver.received)

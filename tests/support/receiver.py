@@ -46,6 +46,7 @@ def receiver_start() -> tuple[Receiver, ThreadingHTTPServer]:
                 while receiver.hold.is_set():
                     time.sleep(0.02)
             self.send_response(status)
+            self.send_header("Set-Cookie", "sid=receiver-session; Path=/")  # never to be sent back
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
