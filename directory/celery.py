@@ -20,7 +20,11 @@ app.conf.update(CELERY_DB_REUSE_MAX=1000)
 
 @task_prerun.connect
 @task_postrun.connect
-def _connections_checked(**kwargs) -> None:
+def _connections_checked(task=None, **kwargs) -> None:
+    """In a worker, not for a task run in the caller's process (``apply``: a test's, whose
+    connection holds the test's transaction), as Celery's fix-up does."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()
