@@ -15,7 +15,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db.models import JSONField, Model
 
 from directory.models import Group
@@ -26,6 +25,7 @@ from directory.services.events import (
     REDACTED_SOURCE,
     Drawn,
     Source,
+    scim_base_url,
 )
 from scim_api.bindings import BINDINGS, Binding, MemberOf, Members
 from scim_api.projection import Projection
@@ -42,10 +42,6 @@ MODELS: dict[str, type[Model]] = {kind: b.model for kind, b in BOUND.items()}
 def _left_out(binding: Binding) -> str:
     """What a document drawn from the row leaves out: the memberships (module docstring)."""
     return ",".join(name for name, r in binding.derived.items() if isinstance(r, Members | MemberOf))
-
-
-def events_base_url() -> str:
-    return f"{settings.ROSTER_BASE_URL.rstrip('/')}/scim/v2"
 
 
 # What each published action becomes when it cannot be drawn in full (``events_draw``).
@@ -255,7 +251,7 @@ def _render_alone(tenant, kind: str, instance) -> dict | None:
 def _render(tenant, kind: str, instances: list) -> list[dict]:
     binding = BOUND[kind]
     projection = Projection.from_params(resource_type_of(tenant, binding.name), None, _left_out(binding))
-    return RESOURCES[binding.endpoint].render_many(tenant, instances, projection, events_base_url())
+    return RESOURCES[binding.endpoint].render_many(tenant, instances, projection, scim_base_url())
 
 
 def _previous(source: Source, changes: dict, document: dict | None) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.dispatch import Signal
@@ -255,6 +256,17 @@ def _event(source: Source, drawn: Drawn) -> Event:
     return event
 
 
+def events_last_id() -> int:
+    """The id of the last event published (0 before the first): what the feed and delivery page
+    up to."""
+    return Event.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
+def scim_base_url() -> str:
+    """The SCIM endpoint's absolute base: events' resource locations, and SETs' issuer."""
+    return f"{settings.ROSTER_BASE_URL.rstrip('/')}/scim/v2"
+
+
 def event_public_id(event: Event) -> str:
     """The event's id outside (``webhook-id``, a SET's ``jti``): no dot, the same on every retry."""
     return f"evt_{event.uid.hex}"
@@ -364,7 +376,7 @@ def events_after(
     after = pruned if after is None else after
     if after < pruned:
         raise CursorExpired(after, pruned)
-    last = max(Event.objects.aggregate(last=Max("pk"))["last"] or 0, pruned)
+    last = max(events_last_id(), pruned)
     if after > last:
         raise CursorUnknown(after, last)
     events: QuerySet[Event] = Event.objects.filter(pk__gt=after, pk__lte=last)

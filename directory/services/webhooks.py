@@ -49,6 +49,8 @@ from directory.services.events import (
     TEST_TYPE,
     event_document,
     event_public_id,
+    events_last_id,
+    scim_base_url,
 )
 from directory.webhook_signatures import webhook_headers, webhook_secret_new
 
@@ -104,7 +106,7 @@ def webhook_endpoint_create(
     if problem:
         raise ValueError(problem)
     event_types = sorted(set(event_types))
-    last = Event.objects.aggregate(last=Max("pk"))["last"] or 0
+    last = events_last_id()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
             tenant=tenant,
@@ -277,7 +279,7 @@ def webhooks_sweep() -> int:
     """Beat's sweep: enqueue delivery to every endpoint with events after its cursor, or replays,
     that is due and not being delivered to; how many."""
     now = timezone.now()
-    last = Event.objects.aggregate(last=Max("pk"))["last"] or 0
+    last = events_last_id()
     due_ids = (
         _live()
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -323,7 +325,7 @@ def webhook_deliver(endpoint_id: int) -> int:
         if not _send_replays(endpoint, lease, session):
             return 0
         while time.monotonic() - started < RUN_SECONDS:
-            last = Event.objects.aggregate(last=Max("pk"))["last"] or 0
+            last = events_last_id()
             events = list(_pending(endpoint, last)[:BATCH])
             cursor, attempts, failed = endpoint.cursor, [], None
             for event in events:
@@ -352,7 +354,7 @@ def webhook_deliver(endpoint_id: int) -> int:
     finally:
         WebhookEndpoint.objects.filter(pk=endpoint_id, lease=lease).update(leased_until=None, lease=None)
     # What was published while this run held the endpoint was not woken for (webhooks_wake).
-    if more or _pending(endpoint, Event.objects.aggregate(last=Max("pk"))["last"] or 0).exists():
+    if more or _pending(endpoint, events_last_id()).exists():
         _enqueue(endpoint_id)
     return delivered
 
@@ -521,37 +523,30 @@ def _set_body(endpoint: WebhookEndpoint, event: Event) -> str:
     """The event as one SET (RFC 9967): ``jti`` the event's id and ``iat`` its publication, so a
     retry carries the same claims; ``txn`` the writing transaction's."""
     data = event.payload.get("data") or {}
+    events: dict[str, dict[str, Any]]
     if event.type == TEST_TYPE:
-        return security_events.set_encode(
-            issuer=settings.ROSTER_BASE_URL.rstrip("/") + "/scim/v2",
-            audience=endpoint.set_audience or endpoint.url,
-            subject_uri="/ServiceProviderConfig",
-            events={TEST_SET_EVENT: {}},
-            txn=event_public_id(event),
-            private_pem=endpoint.set_private_key,
-            kid=endpoint_set_kid(endpoint),
-            jti=event.uid.hex,
-        )
-    uri = security_events.PREFIX + SET_EVENTS[event.type]
-    payload: dict[str, Any] = {}
-    version = data.get("version") or (data.get("group") or {}).get("version")
-    if uri.endswith(":full"):
-        payload["data"] = data.get("resource") or {}
-    elif uri.endswith(":notice"):
-        payload["attributes"] = ["members"]
-    if version and not uri.endswith(("delete", "activate", "deactivate")):
-        payload["version"] = version
-    resource = data.get("resource") or {}
-    kind = "Groups" if event.resource_type == "Group" else "Users"
+        subject, events = "/ServiceProviderConfig", {TEST_SET_EVENT: {}}
+    else:
+        uri = security_events.PREFIX + SET_EVENTS[event.type]
+        payload: dict[str, Any] = {}
+        version = data.get("version") or (data.get("group") or {}).get("version")
+        if uri.endswith(":full"):
+            payload["data"] = data.get("resource") or {}
+        elif uri.endswith(":notice"):
+            payload["attributes"] = ["members"]
+        if version and not uri.endswith(("delete", "activate", "deactivate")):
+            payload["version"] = version
+        kind = "Groups" if event.resource_type == "Group" else "Users"
+        subject, events = f"/{kind}/{event.resource_id}", {uri: payload}
     return security_events.set_encode(
-        issuer=settings.ROSTER_BASE_URL.rstrip("/") + "/scim/v2",
+        issuer=scim_base_url(),
         audience=endpoint.set_audience or endpoint.url,
-        subject_uri=f"/{kind}/{event.resource_id}",
-        events={uri: payload},
+        subject_uri=subject,
+        events=events,
         txn=event.txn or event_public_id(event),
         private_pem=endpoint.set_private_key,
         kid=endpoint_set_kid(endpoint),
-        external_id=resource.get("externalId"),
+        external_id=(data.get("resource") or {}).get("externalId"),
         jti=event.uid.hex,
         at=event.published_at,
     )
